@@ -1,0 +1,57 @@
+# Sightline: `make help` lists the targets.
+SHELL := /bin/bash
+BUF := tools/node_modules/.bin/buf
+GOTOOL := go tool -modfile=tools/go.mod
+TEST_TIMEOUT ?= 15m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the whole local stack (PostgreSQL, both services) and print grpcurl commands; Ctrl-C stops it
+	bash scripts/run-local.sh
+
+.PHONY: test
+test: ## run every test (needs PostgreSQL binaries; see README)
+	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: test-race
+test-race: ## run every test with the race detector
+	go test -count=1 -race -timeout 30m ./...
+
+.PHONY: tools
+tools: $(BUF) ## install the pinned tools (buf from npm; Go tools build on first use)
+
+$(BUF): tools/package.json tools/package-lock.json
+	cd tools && timeout 300 npm ci --no-audit --no-fund --loglevel=error
+	touch $(BUF)
+
+.PHONY: generate
+generate: $(BUF) ## regenerate pkg/gen from proto/ (buf, local plugins)
+	$(BUF) generate
+
+.PHONY: check-generate
+check-generate: generate ## fail when generated code differs from the protos
+	@git diff --exit-code -- pkg/gen || { echo "pkg/gen is out of date: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/gen)" || { git status --porcelain -- pkg/gen; echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+
+.PHONY: lint
+lint: $(BUF) ## gofmt, go vet, buf lint and buf breaking against the previous commit
+	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^pkg/gen/'))"; test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	go vet ./...
+	$(BUF) lint
+	bash scripts/buf-breaking.sh
+
+.PHONY: fuzz-short
+fuzz-short: ## run every fuzz target briefly (FUZZTIME, default 10s each)
+	bash scripts/fuzz.sh $${FUZZTIME:-10s}
+
+.PHONY: build
+build: ## build both binaries into bin/
+	go build -trimpath -o bin/ ./services/visibility/cmd/visibility ./services/mailbox/cmd/mailbox
+
+.PHONY: ci
+ci: tools lint check-generate test fuzz-short ## what CI runs (plus the compose and local-stack checks in .ci/run)
