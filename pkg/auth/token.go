@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -32,11 +33,26 @@ type claims struct {
 type Verifier struct {
 	keys   map[string]Key
 	parser *jwt.Parser
+
+	// Tokens verified before, until they expire: a caller sends the same
+	// token on every call, and parsing plus HMAC or Ed25519 on each one would
+	// cost more than most decisions. Keys are fixed for the process, so a
+	// cached verification stays valid until the token's own expiry.
+	mu    sync.RWMutex
+	cache map[string]cached
 }
+
+type cached struct {
+	p       Principal
+	expires time.Time
+}
+
+// maxCached bounds the cache; past it the cache is cleared (tokens are short-lived).
+const maxCached = 100_000
 
 // NewVerifier returns a verifier accepting tokens signed by any of keys.
 func NewVerifier(keys []Key) *Verifier {
-	v := &Verifier{keys: make(map[string]Key, len(keys))}
+	v := &Verifier{keys: make(map[string]Key, len(keys)), cache: map[string]cached{}}
 	methods := map[string]bool{}
 	for _, k := range keys {
 		v.keys[k.ID] = k
@@ -63,6 +79,26 @@ func unauthenticated(reason commonv1.ErrorReason, msg string) *apierr.Error {
 
 // Verify returns the principal a token names, or an UNAUTHENTICATED *apierr.Error.
 func (v *Verifier) Verify(token string) (Principal, error) {
+	v.mu.RLock()
+	hit, ok := v.cache[token]
+	v.mu.RUnlock()
+	if ok && time.Now().Before(hit.expires) {
+		return hit.p, nil
+	}
+	p, expires, err := v.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	v.mu.Lock()
+	if len(v.cache) >= maxCached {
+		clear(v.cache)
+	}
+	v.cache[token] = cached{p: p, expires: expires}
+	v.mu.Unlock()
+	return p, nil
+}
+
+func (v *Verifier) verify(token string) (Principal, time.Time, error) {
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -77,29 +113,29 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	})
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_EXPIRED, "the bearer token has expired or is not valid yet")
+		return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_EXPIRED, "the bearer token has expired or is not valid yet")
 	case err != nil:
-		return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token is not valid")
+		return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token is not valid")
 	}
 	p := Principal{CompanyID: c.CompanyID, token: token}
 	switch c.Kind {
 	case "user":
 		p.Kind, p.UserID = KindUser, c.UserID
 		if c.UserID <= 0 || c.Subject != "user:"+strconv.FormatInt(c.UserID, 10) {
-			return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no valid user")
+			return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no valid user")
 		}
 	case "service":
 		p.Kind, p.Service = KindService, c.Service
 		if c.Service == "" || c.Subject != "service:"+c.Service {
-			return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no valid service")
+			return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no valid service")
 		}
 	default:
-		return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no principal kind")
+		return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no principal kind")
 	}
 	if c.CompanyID <= 0 {
-		return Principal{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no company")
+		return Principal{}, time.Time{}, unauthenticated(commonv1.ErrorReason_ERROR_REASON_TOKEN_INVALID, "the bearer token names no company")
 	}
-	return p, nil
+	return p, c.ExpiresAt.Add(leeway), nil
 }
 
 // Mint signs a token for p valid for ttl, with key (which must be able to sign).
