@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,11 +21,14 @@ import (
 //
 //	visibility healthcheck [--grpc-addr 127.0.0.1:50051] [--timeout 3s]
 func healthcheckCommand(name string, fs *flag.FlagSet, defaultAddr string, stdout io.Writer) *ffcli.Command {
-	addr := fs.String("grpc-addr", defaultAddr, "address of the server to check (GRPC_ADDR); a wildcard host means loopback")
+	if env := os.Getenv("GRPC_ADDR"); env != "" {
+		defaultAddr = env // the address the server in this container listens on
+	}
+	addr := fs.String("grpc-addr", defaultAddr, "address of the server to check (default $GRPC_ADDR); a wildcard host means loopback")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	return &ffcli.Command{
 		Name: "healthcheck", ShortUsage: name + " healthcheck [--grpc-addr host:port]",
-		ShortHelp: "exit 0 when the server at --grpc-addr reports SERVING", FlagSet: fs, Options: []ff.Option{ff.WithEnvVars()},
+		ShortHelp: "exit 0 when the server at --grpc-addr reports SERVING", FlagSet: fs,
 		Exec: func(ctx context.Context, _ []string) error {
 			target := loopbackFor(*addr)
 			ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/sightline/sightline/pkg/auth"
@@ -20,8 +20,8 @@ import (
 //	visibility token --company 1 --service crm-backend --ttl 1h
 func tokenCommand(name string, fs *flag.FlagSet, stdout io.Writer) *ffcli.Command {
 	var (
-		keySpec  = fs.String("signing-key", "", "signing key kid=hs256:base64 or kid=ed25519:base64seed; default: AUTH_KEYS when it holds exactly one hs256 key")
-		authKeys = fs.String("auth-keys", "", "the service's verification keys (see serve); used when --signing-key is empty")
+		keySpec  = fs.String("signing-key", os.Getenv("SIGNING_KEY"), "signing key kid=hs256:base64 or kid=ed25519:base64seed (default $SIGNING_KEY, else AUTH_KEYS when it holds exactly one hs256 key)")
+		authKeys = fs.String("auth-keys", os.Getenv("AUTH_KEYS"), "the service's verification keys (default $AUTH_KEYS); used when --signing-key is empty")
 		company  = fs.Int64("company", 0, "company id (required)")
 		user     = fs.Int64("user", 0, "user id (a user principal)")
 		service  = fs.String("service", "", "service name (a service principal)")
@@ -30,7 +30,9 @@ func tokenCommand(name string, fs *flag.FlagSet, stdout io.Writer) *ffcli.Comman
 	)
 	return &ffcli.Command{
 		Name: "token", ShortUsage: name + " token --company N (--user N | --service NAME) [flags]",
-		ShortHelp: "mint a bearer token for local use", FlagSet: fs, Options: []ff.Option{ff.WithEnvVars()},
+		// Only AUTH_KEYS and SIGNING_KEY come from the environment: reading every
+		// flag from it would take --user from the shell's $USER.
+		ShortHelp: "mint a bearer token for local use", FlagSet: fs,
 		Exec: func(context.Context, []string) error {
 			spec := *keySpec
 			if spec == "" {
