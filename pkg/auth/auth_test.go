@@ -25,9 +25,9 @@ func TestParseKeysRejectsBadSpecs(t *testing.T) {
 	short := "k=hs256:" + base64.StdEncoding.EncodeToString([]byte("too short"))
 	for name, spec := range map[string]string{
 		"empty": "", "no alg": "k=abc", "bad base64": "k=hs256:***", "short secret": short,
-		"unknown alg": "k=rs256:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"unknown alg":   "k=rs256:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"duplicate kid": hsSpec(t, "k") + "," + hsSpec(t, "k"),
-		"ed25519 size": "k=ed25519:" + base64.StdEncoding.EncodeToString(make([]byte, 31)),
+		"ed25519 size":  "k=ed25519:" + base64.StdEncoding.EncodeToString(make([]byte, 31)),
 	} {
 		if _, err := ParseKeys(spec, false); err == nil {
 			t.Errorf("%s: accepted %q", name, spec)
