@@ -25,8 +25,11 @@ test-race: ## run every test with the race detector
 .PHONY: tools
 tools: $(BUF) ## install the pinned tools (buf from npm; Go tools build on first use)
 
+# npm install (not npm ci): the registry mirror reached here lacks buf's
+# binaries for other platforms, so the lockfile cannot list them and npm ci
+# refuses it. npm install follows the lockfile for everything it does list.
 $(BUF): tools/package.json tools/package-lock.json
-	cd tools && timeout 300 npm ci --no-audit --no-fund --loglevel=error
+	cd tools && timeout 300 npm install --no-audit --no-fund --loglevel=error
 	touch $(BUF)
 
 .PHONY: generate
