@@ -149,4 +149,3 @@ func waitHealth(t *testing.T, conn *grpc.ClientConn, want healthpb.HealthCheckRe
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
