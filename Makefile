@@ -52,6 +52,16 @@ lint: $(BUF) ## gofmt, go vet, buf lint and buf breaking against the previous co
 fuzz-short: ## run every fuzz target briefly (FUZZTIME, default 10s each)
 	bash scripts/fuzz.sh $${FUZZTIME:-10s}
 
+.PHONY: bench
+bench: ## run the load scenarios on the local stack (10 s each, scales 1 and 10) into bench/results.json
+	go build -o .local/bin/sightline-load ./bench/cmd/sightline-load
+	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 10s --concurrency 1,8,32 --scales 1,10 --json bench/results.json
+
+.PHONY: bench-quick
+bench-quick: ## every load scenario briefly (CI: checks they run without errors, never a speed)
+	go build -o .local/bin/sightline-load ./bench/cmd/sightline-load
+	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 1s --concurrency 1,8 --scales 1 --json .local/bench-quick.json
+
 .PHONY: build
 build: ## build both binaries into bin/
 	go build -trimpath -o bin/ ./services/visibility/cmd/visibility ./services/mailbox/cmd/mailbox

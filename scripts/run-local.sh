@@ -6,6 +6,10 @@
 #                                  commands; run until Ctrl-C (or SIGTERM), then stop all it started
 #   scripts/run-local.sh --check   the same, then verify (health, tokens, /metrics) and stop: exit 0
 #                                  only if everything came up (CI runs this to keep `make run` true)
+#   scripts/run-local.sh --exec CMD [ARGS...]
+#                                  the same start, then run CMD with VIS_ADDR, MAILBOX_ADDR and
+#                                  AUTH_KEYS set, stop everything and exit with CMD's status
+#                                  (`make bench` runs the load command this way)
 #
 # State lives in .local/ of the repository (gitignored):
 #   .local/pg, .local/pg-run   PostgreSQL data directory (created once, reused) and its unix socket
@@ -35,12 +39,21 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 check=0
-for arg in "$@"; do
-	case $arg in
+exec_cmd=()
+while (($#)); do
+	case $1 in
 	--check) check=1 ;;
+	--exec)
+		shift
+		(($#)) || { echo "run-local: --exec needs a command" >&2; exit 2; }
+		exec_cmd=("$@")
+		check=1 # one-shot: no Ctrl-C prompt
+		break
+		;;
 	-h | --help) usage; exit 0 ;;
-	*) echo "run-local: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+	*) echo "run-local: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
+	shift
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -441,6 +454,15 @@ http_status() { # host:port path -> first line of the HTTP answer
 	exec 3<&-
 	printf '%s' "${line%$'\r'}"
 }
+
+if ((${#exec_cmd[@]})); then
+	log "running: ${exec_cmd[*]}"
+	st=0
+	VIS_ADDR=${grpc_addr[visibility]:-} MAILBOX_ADDR=${grpc_addr[mailbox]:-} AUTH_KEYS=$auth_keys \
+		"${exec_cmd[@]}" </dev/null 9>&- || st=$?
+	log "command exited with status $st; stopping"
+	exit "$st"
+fi
 
 if [[ $check -eq 1 ]]; then
 	log "check: health"

@@ -48,6 +48,9 @@ type Service struct {
 	// which must stop when ctx ends. The returned cleanup runs after the
 	// server has stopped.
 	Wire func(ctx context.Context, d Deps) (cleanup func(), err error)
+	// QuietMethods are full method names whose successful calls log at
+	// debug rather than info (see grpcserver.Config).
+	QuietMethods []string
 	// Listeners, when set, are used instead of listening on the configured
 	// addresses (tests pass pre-opened loopback listeners).
 	Listeners func() (grpcLis, metricsLis net.Listener)
@@ -186,6 +189,7 @@ func serveCmd(ctx context.Context, svc Service, base *config.Base, logTo io.Writ
 		ReadyInterval: base.ReadyInterval,
 		DrainDelay:    base.DrainDelay,
 		ShutdownGrace: base.ShutdownGrace,
+		QuietMethods:  svc.QuietMethods,
 		Options: []grpc.ServerOption{
 			grpc.MaxRecvMsgSize(base.MaxRecvMsgBytes),
 		},

@@ -39,6 +39,9 @@ type Config struct {
 	ReadyInterval time.Duration
 	DrainDelay    time.Duration
 	ShutdownGrace time.Duration
+	// QuietMethods are full method names whose successful calls log at debug
+	// (high-rate reads); their failures are logged as any other.
+	QuietMethods []string
 	// Extra server options (message sizes, TLS credentials, ...).
 	Options []grpc.ServerOption
 }
@@ -86,7 +89,7 @@ func New(cfg Config) *Server {
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			logging.UnaryRequestID(cfg.Logger),
-			logging.UnaryServer(),
+			logging.UnaryServer(cfg.QuietMethods...),
 			metrics.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(rec),
 			unaryErrors,
@@ -94,7 +97,7 @@ func New(cfg Config) *Server {
 		),
 		grpc.ChainStreamInterceptor(
 			logging.StreamRequestID(cfg.Logger),
-			logging.StreamServer(),
+			logging.StreamServer(cfg.QuietMethods...),
 			metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(rec),
 			streamErrors,

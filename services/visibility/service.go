@@ -26,6 +26,14 @@ func Service() cli.Service {
 			MetricsAddr:     "127.0.0.1:9091",
 			MaxRecvMsgBytes: 4 << 20,
 		},
+		// Decisions are asked on every list and detail view: a log line per
+		// successful one would cost more than the decision (failures still log).
+		QuietMethods: []string{
+			visibilityv1.VisibilityService_CheckAccess_FullMethodName,
+			visibilityv1.VisibilityService_BatchCheckAccess_FullMethodName,
+			visibilityv1.VisibilityService_LookupAccessFilter_FullMethodName,
+			visibilityv1.VisibilityService_ListAccessibleItems_FullMethodName,
+		},
 		Wire: func(ctx context.Context, d cli.Deps) (func(), error) {
 			st := store.New(d.Pool)
 			eng := engine.New(st, d.Logger, d.Registry)

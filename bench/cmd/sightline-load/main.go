@@ -35,8 +35,15 @@ func main() {
 	}
 }
 
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 func run() error {
-	visAddr := flag.String("visibility-addr", "127.0.0.1:50051", "visibility gRPC address")
+	visAddr := flag.String("visibility-addr", envOr("VIS_ADDR", "127.0.0.1:50051"), "visibility gRPC address (default $VIS_ADDR)")
 	keys := flag.String("auth-keys", os.Getenv("AUTH_KEYS"), "signing key kid=hs256:base64 (the services' AUTH_KEYS)")
 	duration := flag.Duration("duration", 10*time.Second, "measured time per scenario (plus a short warm-up)")
 	conc := flag.String("concurrency", "1,8,32", "concurrencies for the single-call scenarios")
