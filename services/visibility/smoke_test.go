@@ -1,54 +1,55 @@
 package visibility_test
 
 import (
+	"context"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
 )
 
+// TestSmoke: the service is healthy, offers reflection, refuses calls
+// without a token and answers a first decision end to end.
 func TestSmoke(t *testing.T) {
+	t.Parallel()
 	e := start(t)
-	svc := e.Service(t, 1)
-	c, err := e.client.CreateCompany(svc, &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE})
-	if err != nil {
+	ctx := context.Background()
+
+	h := try(healthpb.NewHealthClient(e.Conn).Check(ctx, &healthpb.HealthCheckRequest{})).must(t)
+	if h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v", h.GetStatus())
+	}
+	stream := try(reflectionpb.NewServerReflectionClient(e.Conn).ServerReflectionInfo(ctx)).must(t)
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("company %v", c)
-	for _, id := range []int64{1, 2} {
-		if _, err := e.client.UpsertUser(svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: id, Active: true}}); err != nil {
-			t.Fatal(err)
-		}
+	resp := try(stream.Recv()).must(t)
+	found := false
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		found = found || s.GetName() == visibilityv1.VisibilityService_ServiceDesc.ServiceName
 	}
-	g, err := e.client.CreateGroup(svc, &visibilityv1.CreateGroupRequest{Group: &visibilityv1.Group{Name: "Sales"}})
-	if err != nil {
-		t.Fatal(err)
+	if !found {
+		t.Fatalf("reflection lists %v, not the visibility service", resp.GetListServicesResponse().GetService())
 	}
-	if _, err := e.client.SetUserGroup(svc, &visibilityv1.SetUserGroupRequest{UserId: 1, GroupId: g.Group.Id}); err != nil {
-		t.Fatal(err)
+	_ = stream.CloseSend()
+
+	_, err := e.client.GetCompany(ctx, &visibilityv1.GetCompanyRequest{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("call without a token: %v, want UNAUTHENTICATED", err)
 	}
-	it, err := e.client.UpsertItem(svc, &visibilityv1.UpsertItemRequest{ActingUserId: 1,
-		Item: &visibilityv1.Item{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10}})
-	if err != nil {
-		t.Fatal(err)
+
+	c := newCo(t, e, 1, visibilityv1.Plan_PLAN_ENTERPRISE)
+	sales := c.group("Sales", 0, nil)
+	c.user(1, sales, perms{})
+	c.user(2, 0, perms{})
+	it := c.item(1, &visibilityv1.Item{Type: deal, Id: 10})
+	if it.GetItem().GetVisibleTo() != vtGroup || it.GetItem().GetOwnerId() != 1 || !it.GetCreated() {
+		t.Fatalf("UpsertItem = %v", it)
 	}
-	t.Logf("item %v", it)
-	for _, u := range []int64{1, 2} {
-		r, err := e.client.CheckAccess(svc, &visibilityv1.CheckAccessRequest{UserId: u, MinVersion: it.Version,
-			Item: &visibilityv1.ItemRef{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("user %d: %v", u, r)
-		x, err := e.client.ExplainAccess(svc, &visibilityv1.ExplainAccessRequest{UserId: u,
-			Item: &visibilityv1.ItemRef{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("explain %d: %v", u, x.Facts)
-	}
-	lg, err := e.client.ListGroups(svc, &visibilityv1.ListGroupsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("groups %v", lg)
+	c.wantAccess(1, deal, 10, it.GetVersion(), true, rOwner)
+	c.wantAccess(2, deal, 10, it.GetVersion(), false, rNotVisible)
 }

@@ -59,8 +59,10 @@ func (s *Server) BatchCheckAccess(ctx context.Context, req *visibilityv1.BatchCh
 	p := caller(ctx)
 	refs := req.GetItems()
 	if len(refs) > MaxBatch {
-		return nil, domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_BATCH_TOO_LARGE,
+		e := domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_BATCH_TOO_LARGE,
 			"at most %d items per call, got %d", MaxBatch, len(refs)).WithMetadata("max", itoa(MaxBatch))
+		e.Violations = []apierr.FieldViolation{apierr.Field("items", "at most %d items", MaxBatch)} // AIP-193
+		return nil, e
 	}
 	var vs []*apierr.FieldViolation
 	for i, r := range refs {

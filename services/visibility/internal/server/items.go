@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 
@@ -23,9 +24,11 @@ func actingUser(p auth.Principal, acting int64) (int64, error) {
 		return p.UserID, nil
 	}
 	if acting <= 0 {
-		return 0, domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_ACTING_USER_REQUIRED,
+		e := domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_ACTING_USER_REQUIRED,
 			"a service writing items names the user it acts for in acting_user_id").
 			WithMetadata("field", "acting_user_id")
+		e.Violations = []apierr.FieldViolation{apierr.Field("acting_user_id", "required for service principals")} // AIP-193
+		return 0, e
 	}
 	return acting, nil
 }
@@ -92,10 +95,20 @@ func (s *Server) upsert(ctx context.Context, p auth.Principal, acting int64, ite
 		if err != nil {
 			return nil, 0, 0, mapErr(err)
 		}
+		// A pipeline hidden for the user's group reads as one that does not
+		// exist (V7, ERROR_REASON_PIPELINE_NOT_FOUND); deal admins see them all.
+		var hidden []policy.PipelineID
+		if u, ok := v.Snap.User(policy.UserID(p.UserID)); ok && !u.Perms.DealAdmin && !u.Perms.AppAdmin {
+			hidden = v.Snap.HiddenFor(u.Group)
+		}
 		for _, it := range in {
 			if cur := v.Item(it.Type, it.ID); cur != nil && !v.Snap.Decide(policy.UserID(p.UserID), cur).Allowed {
 				v.Release()
 				return nil, 0, 0, notFoundErr(store.ErrItemNotFound, it.ID)
+			}
+			if it.PipelineID != 0 && slices.Contains(hidden, policy.PipelineID(it.PipelineID)) {
+				v.Release()
+				return nil, 0, 0, notFoundErr(store.ErrPipelineNotFound, it.PipelineID)
 			}
 		}
 		v.Release()
@@ -123,8 +136,10 @@ func (s *Server) BatchUpsertItems(ctx context.Context, req *visibilityv1.BatchUp
 	case n == 0:
 		return nil, apierr.InvalidArgument(apierr.Field("items", "at least one item"))
 	case n > MaxBatch:
-		return nil, domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_BATCH_TOO_LARGE,
+		e := domainErr(codes.InvalidArgument, visibilityv1.ErrorReason_ERROR_REASON_BATCH_TOO_LARGE,
 			"at most %d items per batch, got %d", MaxBatch, n).WithMetadata("max", itoa(MaxBatch))
+		e.Violations = []apierr.FieldViolation{apierr.Field("items", "at most %d items", MaxBatch)} // AIP-193
+		return nil, e
 	}
 	out, created, version, err := s.upsert(ctx, caller(ctx), req.GetActingUserId(), req.GetItems())
 	if err != nil {

@@ -191,9 +191,6 @@ func (s *Server) DeactivateUser(ctx context.Context, req *visibilityv1.Deactivat
 	return &visibilityv1.DeactivateUserResponse{User: userPB(u), Version: version}, nil
 }
 
-// newGroupDefaults: a custom group's items are visible to the owner's group unless set otherwise.
-var newGroupDefaults = [5]policy.VisibleTo{policy.VisibleToOwnerGroup, policy.VisibleToOwnerGroup,
-	policy.VisibleToOwnerGroup, policy.VisibleToOwnerGroup, policy.VisibleToOwnerGroup}
 
 // CreateGroup creates a group within the plan's limit (V4).
 func (s *Server) CreateGroup(ctx context.Context, req *visibilityv1.CreateGroupRequest) (*visibilityv1.CreateGroupResponse, error) {
@@ -209,7 +206,8 @@ func (s *Server) CreateGroup(ctx context.Context, req *visibilityv1.CreateGroupR
 	if err := violations(validName("group.name", g.GetName(), true), parentV, validName("request_id", req.GetRequestId(), false)); err != nil {
 		return nil, err
 	}
-	defaults, err := defaultsFrom("group.default_visibility", g.GetDefaultVisibility(), newGroupDefaults)
+	// Unset types stay 0: the store gives them the plan's default for new groups.
+	defaults, err := defaultsFrom("group.default_visibility", g.GetDefaultVisibility(), [5]policy.VisibleTo{})
 	if err != nil {
 		return nil, err
 	}

@@ -105,6 +105,14 @@ func (s *Store) CreateGroup(ctx context.Context, companyID int64, in Group, idem
 				return err
 			}
 		}
+		for i, v := range in.Defaults {
+			if v == 0 { // unset: the owner's group when the plan offers it, else the owner only (V4, V5)
+				in.Defaults[i] = policy.VisibleToOwnerGroup
+				if !w.plan.AllowsVisibleTo(policy.VisibleToOwnerGroup) {
+					in.Defaults[i] = policy.VisibleToOwner
+				}
+			}
+		}
 		if err := checkDefaultsInPlan(w.plan, in.Defaults); err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ func (s *Store) UpsertItems(ctx context.Context, companyID, acting int64, in []I
 		canChange := actingUser.perms.ChangeVisibility || actingUser.perms.AppAdmin
 
 		rows := make([]Item, len(in))
+		counted := make(map[itemKey]bool, len(in)) // a key given twice is created once
 		for i, it := range in {
 			if it.OwnerID == 0 {
 				it.OwnerID = acting
@@ -93,15 +94,18 @@ func (s *Store) UpsertItems(ctx context.Context, companyID, acting int64, in []I
 			case it.VisibleTo == 0:
 				it.VisibleTo = def
 			default:
-				if !w.plan.AllowsVisibleTo(it.VisibleTo) {
+				changing := !exists || it.VisibleTo != cur.VisibleTo
+				// A value kept from a richer plan stays (V4: a downgrade changes
+				// nothing); only new values must be offered by the plan.
+				if changing && !w.plan.AllowsVisibleTo(it.VisibleTo) {
 					return ErrVisibleToNotInPlan
 				}
-				changing := !exists || it.VisibleTo != cur.VisibleTo
 				if changing && it.VisibleTo != def && !canChange {
 					return ErrChangeVisibilityDenied
 				}
 			}
-			if !exists {
+			if k := (itemKey{it.Type, it.ID}); !exists && !counted[k] {
+				counted[k] = true
 				created++
 			}
 			rows[i] = it

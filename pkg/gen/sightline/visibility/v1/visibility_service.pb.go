@@ -813,7 +813,8 @@ func (x *DeactivateUserResponse) GetVersion() int64 {
 
 type CreateGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name and parent_id; default_visibility optional (unset types default to OWNER_GROUP).
+	// name and parent_id; default_visibility optional: unset types default to OWNER_GROUP, or to
+	// OWNER on plans without it (V4).
 	Group *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// Optional idempotency key (AIP-155): a retry with the same id returns the first result.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -3196,14 +3197,14 @@ func (x *OwnerRule) GetOwnerIds() []int64 {
 // For example, for deals in PostgreSQL:
 //
 //	SELECT d.* FROM deals d
-//	WHERE $sees_all OR (
+//	WHERE NOT $denied AND ($sees_all OR (
 //	  (d.pipeline_id IS NULL OR d.pipeline_id <> ALL($hidden_pipeline_ids))
 //	  AND (d.owner_id = $user_id
 //	       OR EXISTS (SELECT 1 FROM deal_followers f WHERE f.deal_id = d.id AND f.user_id = $user_id)
 //	       OR d.visible_to = 7
 //	       OR (d.visible_to = 1 AND d.owner_id = ANY($owners_1))
 //	       OR (d.visible_to = 3 AND d.owner_id = ANY($owners_3))
-//	       OR (d.visible_to = 5 AND d.owner_id = ANY($owners_5))))
+//	       OR (d.visible_to = 5 AND d.owner_id = ANY($owners_5)))))
 type LookupAccessFilterResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	UserId   int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
