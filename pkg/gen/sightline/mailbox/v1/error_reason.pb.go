@@ -30,17 +30,65 @@ const (
 	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
 	// The method acts on the calling user's own mail and needs a user principal (PERMISSION_DENIED).
 	ErrorReason_ERROR_REASON_USER_PRINCIPAL_REQUIRED ErrorReason = 1
+	// The method is for the CRM and the sync workers and needs a service principal (PERMISSION_DENIED).
+	ErrorReason_ERROR_REASON_SERVICE_PRINCIPAL_REQUIRED ErrorReason = 2
+	// No such thread for the caller: unknown, another user's or another company's (NOT_FOUND).
+	ErrorReason_ERROR_REASON_THREAD_NOT_FOUND ErrorReason = 3
+	// No such message for the caller (NOT_FOUND).
+	ErrorReason_ERROR_REASON_MESSAGE_NOT_FOUND ErrorReason = 4
+	// No such mail account of the user (NOT_FOUND).
+	ErrorReason_ERROR_REASON_MAIL_ACCOUNT_NOT_FOUND ErrorReason = 5
+	// The user already has a mail account with this address (ALREADY_EXISTS).
+	ErrorReason_ERROR_REASON_MAIL_ACCOUNT_ALREADY_EXISTS ErrorReason = 6
+	// The item is unknown or the caller cannot see it (NOT_FOUND).
+	ErrorReason_ERROR_REASON_ITEM_NOT_FOUND ErrorReason = 7
+	// The thread is already linked to another deal or lead; set replace to change it (FAILED_PRECONDITION).
+	ErrorReason_ERROR_REASON_THREAD_ALREADY_LINKED ErrorReason = 8
+	// The deal is deleted and receives no new links (FAILED_PRECONDITION).
+	ErrorReason_ERROR_REASON_DEAL_DELETED ErrorReason = 9
+	// The raw message is empty, not a message or too complex to parse (INVALID_ARGUMENT).
+	ErrorReason_ERROR_REASON_MALFORMED_MESSAGE ErrorReason = 10
+	// The raw message is larger than 25 MiB (INVALID_ARGUMENT).
+	ErrorReason_ERROR_REASON_MESSAGE_TOO_LARGE ErrorReason = 11
+	// The visibility service did not answer, so other users' threads cannot be shown (UNAVAILABLE).
+	ErrorReason_ERROR_REASON_VISIBILITY_UNAVAILABLE ErrorReason = 12
+	// The server has no secret keys configured (SECRET_KEYS), so it cannot store a secret (FAILED_PRECONDITION).
+	ErrorReason_ERROR_REASON_SECRET_STORAGE_UNAVAILABLE ErrorReason = 13
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "ERROR_REASON_USER_PRINCIPAL_REQUIRED",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_USER_PRINCIPAL_REQUIRED",
+		2:  "ERROR_REASON_SERVICE_PRINCIPAL_REQUIRED",
+		3:  "ERROR_REASON_THREAD_NOT_FOUND",
+		4:  "ERROR_REASON_MESSAGE_NOT_FOUND",
+		5:  "ERROR_REASON_MAIL_ACCOUNT_NOT_FOUND",
+		6:  "ERROR_REASON_MAIL_ACCOUNT_ALREADY_EXISTS",
+		7:  "ERROR_REASON_ITEM_NOT_FOUND",
+		8:  "ERROR_REASON_THREAD_ALREADY_LINKED",
+		9:  "ERROR_REASON_DEAL_DELETED",
+		10: "ERROR_REASON_MALFORMED_MESSAGE",
+		11: "ERROR_REASON_MESSAGE_TOO_LARGE",
+		12: "ERROR_REASON_VISIBILITY_UNAVAILABLE",
+		13: "ERROR_REASON_SECRET_STORAGE_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":             0,
-		"ERROR_REASON_USER_PRINCIPAL_REQUIRED": 1,
+		"ERROR_REASON_UNSPECIFIED":                 0,
+		"ERROR_REASON_USER_PRINCIPAL_REQUIRED":     1,
+		"ERROR_REASON_SERVICE_PRINCIPAL_REQUIRED":  2,
+		"ERROR_REASON_THREAD_NOT_FOUND":            3,
+		"ERROR_REASON_MESSAGE_NOT_FOUND":           4,
+		"ERROR_REASON_MAIL_ACCOUNT_NOT_FOUND":      5,
+		"ERROR_REASON_MAIL_ACCOUNT_ALREADY_EXISTS": 6,
+		"ERROR_REASON_ITEM_NOT_FOUND":              7,
+		"ERROR_REASON_THREAD_ALREADY_LINKED":       8,
+		"ERROR_REASON_DEAL_DELETED":                9,
+		"ERROR_REASON_MALFORMED_MESSAGE":           10,
+		"ERROR_REASON_MESSAGE_TOO_LARGE":           11,
+		"ERROR_REASON_VISIBILITY_UNAVAILABLE":      12,
+		"ERROR_REASON_SECRET_STORAGE_UNAVAILABLE":  13,
 	}
 )
 
@@ -75,10 +123,23 @@ var File_sightline_mailbox_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_sightline_mailbox_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"'sightline/mailbox/v1/error_reason.proto\x12\x14sightline.mailbox.v1*U\n" +
+	"'sightline/mailbox/v1/error_reason.proto\x12\x14sightline.mailbox.v1*\xa6\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12(\n" +
-	"$ERROR_REASON_USER_PRINCIPAL_REQUIRED\x10\x01B\xe5\x01\n" +
+	"$ERROR_REASON_USER_PRINCIPAL_REQUIRED\x10\x01\x12+\n" +
+	"'ERROR_REASON_SERVICE_PRINCIPAL_REQUIRED\x10\x02\x12!\n" +
+	"\x1dERROR_REASON_THREAD_NOT_FOUND\x10\x03\x12\"\n" +
+	"\x1eERROR_REASON_MESSAGE_NOT_FOUND\x10\x04\x12'\n" +
+	"#ERROR_REASON_MAIL_ACCOUNT_NOT_FOUND\x10\x05\x12,\n" +
+	"(ERROR_REASON_MAIL_ACCOUNT_ALREADY_EXISTS\x10\x06\x12\x1f\n" +
+	"\x1bERROR_REASON_ITEM_NOT_FOUND\x10\a\x12&\n" +
+	"\"ERROR_REASON_THREAD_ALREADY_LINKED\x10\b\x12\x1d\n" +
+	"\x19ERROR_REASON_DEAL_DELETED\x10\t\x12\"\n" +
+	"\x1eERROR_REASON_MALFORMED_MESSAGE\x10\n" +
+	"\x12\"\n" +
+	"\x1eERROR_REASON_MESSAGE_TOO_LARGE\x10\v\x12'\n" +
+	"#ERROR_REASON_VISIBILITY_UNAVAILABLE\x10\f\x12+\n" +
+	"'ERROR_REASON_SECRET_STORAGE_UNAVAILABLE\x10\rB\xe5\x01\n" +
 	"\x18com.sightline.mailbox.v1B\x10ErrorReasonProtoP\x01ZEgithub.com/sightline/sightline/pkg/gen/sightline/mailbox/v1;mailboxv1\xa2\x02\x03SMX\xaa\x02\x14Sightline.Mailbox.V1\xca\x02\x14Sightline\\Mailbox\\V1\xe2\x02 Sightline\\Mailbox\\V1\\GPBMetadata\xea\x02\x16Sightline::Mailbox::V1b\x06proto3"
 
 var (

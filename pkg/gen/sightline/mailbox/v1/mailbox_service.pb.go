@@ -73,6 +73,62 @@ func (Sharing) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{0}
 }
 
+// ReplyPermissionReason explains a CheckReplyPermission answer (M5).
+type ReplyPermissionReason int32
+
+const (
+	ReplyPermissionReason_REPLY_PERMISSION_REASON_UNSPECIFIED ReplyPermissionReason = 0
+	// Allowed: the caller can read the thread and one of their addresses is a participant.
+	ReplyPermissionReason_REPLY_PERMISSION_REASON_ALLOWED ReplyPermissionReason = 1
+	// Denied: the caller can read the thread but none of their addresses is in From, To or Cc.
+	ReplyPermissionReason_REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT ReplyPermissionReason = 2
+	// Denied: the caller cannot read the thread (also for unknown thread ids).
+	ReplyPermissionReason_REPLY_PERMISSION_REASON_NOT_VISIBLE ReplyPermissionReason = 3
+)
+
+// Enum value maps for ReplyPermissionReason.
+var (
+	ReplyPermissionReason_name = map[int32]string{
+		0: "REPLY_PERMISSION_REASON_UNSPECIFIED",
+		1: "REPLY_PERMISSION_REASON_ALLOWED",
+		2: "REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT",
+		3: "REPLY_PERMISSION_REASON_NOT_VISIBLE",
+	}
+	ReplyPermissionReason_value = map[string]int32{
+		"REPLY_PERMISSION_REASON_UNSPECIFIED":       0,
+		"REPLY_PERMISSION_REASON_ALLOWED":           1,
+		"REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT": 2,
+		"REPLY_PERMISSION_REASON_NOT_VISIBLE":       3,
+	}
+)
+
+func (x ReplyPermissionReason) Enum() *ReplyPermissionReason {
+	p := new(ReplyPermissionReason)
+	*p = x
+	return p
+}
+
+func (x ReplyPermissionReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReplyPermissionReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_mailbox_v1_mailbox_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ReplyPermissionReason) Type() protoreflect.EnumType {
+	return &file_sightline_mailbox_v1_mailbox_service_proto_enumTypes[1]
+}
+
+func (x ReplyPermissionReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReplyPermissionReason.Descriptor instead.
+func (ReplyPermissionReason) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{1}
+}
+
 // MailSettings are one user's mail preferences.
 type MailSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -314,11 +370,2580 @@ func (x *UpdateMailSettingsResponse) GetSettings() *MailSettings {
 	return nil
 }
 
+type CreateMailAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id, user_id, has_secret and the times are ignored.
+	MailAccount *MailAccount `protobuf:"bytes,1,opt,name=mail_account,json=mailAccount,proto3" json:"mail_account,omitempty"`
+	// Password or OAuth token; never returned. Empty: none yet.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMailAccountRequest) Reset() {
+	*x = CreateMailAccountRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMailAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMailAccountRequest) ProtoMessage() {}
+
+func (x *CreateMailAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMailAccountRequest.ProtoReflect.Descriptor instead.
+func (*CreateMailAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateMailAccountRequest) GetMailAccount() *MailAccount {
+	if x != nil {
+		return x.MailAccount
+	}
+	return nil
+}
+
+func (x *CreateMailAccountRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type CreateMailAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccount   *MailAccount           `protobuf:"bytes,1,opt,name=mail_account,json=mailAccount,proto3" json:"mail_account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMailAccountResponse) Reset() {
+	*x = CreateMailAccountResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMailAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMailAccountResponse) ProtoMessage() {}
+
+func (x *CreateMailAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMailAccountResponse.ProtoReflect.Descriptor instead.
+func (*CreateMailAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateMailAccountResponse) GetMailAccount() *MailAccount {
+	if x != nil {
+		return x.MailAccount
+	}
+	return nil
+}
+
+type GetMailAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccountId int64                  `protobuf:"varint,1,opt,name=mail_account_id,json=mailAccountId,proto3" json:"mail_account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailAccountRequest) Reset() {
+	*x = GetMailAccountRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailAccountRequest) ProtoMessage() {}
+
+func (x *GetMailAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailAccountRequest.ProtoReflect.Descriptor instead.
+func (*GetMailAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetMailAccountRequest) GetMailAccountId() int64 {
+	if x != nil {
+		return x.MailAccountId
+	}
+	return 0
+}
+
+type GetMailAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccount   *MailAccount           `protobuf:"bytes,1,opt,name=mail_account,json=mailAccount,proto3" json:"mail_account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailAccountResponse) Reset() {
+	*x = GetMailAccountResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailAccountResponse) ProtoMessage() {}
+
+func (x *GetMailAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailAccountResponse.ProtoReflect.Descriptor instead.
+func (*GetMailAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetMailAccountResponse) GetMailAccount() *MailAccount {
+	if x != nil {
+		return x.MailAccount
+	}
+	return nil
+}
+
+type ListMailAccountsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum 100; 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailAccountsRequest) Reset() {
+	*x = ListMailAccountsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailAccountsRequest) ProtoMessage() {}
+
+func (x *ListMailAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailAccountsRequest.ProtoReflect.Descriptor instead.
+func (*ListMailAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListMailAccountsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMailAccountsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMailAccountsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccounts  []*MailAccount         `protobuf:"bytes,1,rep,name=mail_accounts,json=mailAccounts,proto3" json:"mail_accounts,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailAccountsResponse) Reset() {
+	*x = ListMailAccountsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailAccountsResponse) ProtoMessage() {}
+
+func (x *ListMailAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailAccountsResponse.ProtoReflect.Descriptor instead.
+func (*ListMailAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListMailAccountsResponse) GetMailAccounts() []*MailAccount {
+	if x != nil {
+		return x.MailAccounts
+	}
+	return nil
+}
+
+func (x *ListMailAccountsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateMailAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id names the account.
+	MailAccount *MailAccount `protobuf:"bytes,1,opt,name=mail_account,json=mailAccount,proto3" json:"mail_account,omitempty"`
+	// The new secret when update_mask has "secret".
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Paths: "email_address", "display_name", "imap", "smtp", "username", "auth_kind", "secret",
+	// "sync_options". Empty: every path except "secret".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMailAccountRequest) Reset() {
+	*x = UpdateMailAccountRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMailAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMailAccountRequest) ProtoMessage() {}
+
+func (x *UpdateMailAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMailAccountRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMailAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateMailAccountRequest) GetMailAccount() *MailAccount {
+	if x != nil {
+		return x.MailAccount
+	}
+	return nil
+}
+
+func (x *UpdateMailAccountRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *UpdateMailAccountRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateMailAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccount   *MailAccount           `protobuf:"bytes,1,opt,name=mail_account,json=mailAccount,proto3" json:"mail_account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMailAccountResponse) Reset() {
+	*x = UpdateMailAccountResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMailAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMailAccountResponse) ProtoMessage() {}
+
+func (x *UpdateMailAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMailAccountResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMailAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateMailAccountResponse) GetMailAccount() *MailAccount {
+	if x != nil {
+		return x.MailAccount
+	}
+	return nil
+}
+
+type DeleteMailAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailAccountId int64                  `protobuf:"varint,1,opt,name=mail_account_id,json=mailAccountId,proto3" json:"mail_account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMailAccountRequest) Reset() {
+	*x = DeleteMailAccountRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMailAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMailAccountRequest) ProtoMessage() {}
+
+func (x *DeleteMailAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMailAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMailAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteMailAccountRequest) GetMailAccountId() int64 {
+	if x != nil {
+		return x.MailAccountId
+	}
+	return 0
+}
+
+type DeleteMailAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMailAccountResponse) Reset() {
+	*x = DeleteMailAccountResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMailAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMailAccountResponse) ProtoMessage() {}
+
+func (x *DeleteMailAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMailAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteMailAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{14}
+}
+
+type SetUserAddressesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Verified addresses, at most 100; replaces the previous set. Stored lower-case.
+	EmailAddresses []string `protobuf:"bytes,2,rep,name=email_addresses,json=emailAddresses,proto3" json:"email_addresses,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SetUserAddressesRequest) Reset() {
+	*x = SetUserAddressesRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserAddressesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserAddressesRequest) ProtoMessage() {}
+
+func (x *SetUserAddressesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserAddressesRequest.ProtoReflect.Descriptor instead.
+func (*SetUserAddressesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SetUserAddressesRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *SetUserAddressesRequest) GetEmailAddresses() []string {
+	if x != nil {
+		return x.EmailAddresses
+	}
+	return nil
+}
+
+type SetUserAddressesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// All the user's addresses after the change (accounts and verified), sorted.
+	EmailAddresses []string `protobuf:"bytes,1,rep,name=email_addresses,json=emailAddresses,proto3" json:"email_addresses,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SetUserAddressesResponse) Reset() {
+	*x = SetUserAddressesResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserAddressesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserAddressesResponse) ProtoMessage() {}
+
+func (x *SetUserAddressesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserAddressesResponse.ProtoReflect.Descriptor instead.
+func (*SetUserAddressesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetUserAddressesResponse) GetEmailAddresses() []string {
+	if x != nil {
+		return x.EmailAddresses
+	}
+	return nil
+}
+
+type ListUserAddressesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Service principals: the user (required). User principals: 0 or their own id.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserAddressesRequest) Reset() {
+	*x = ListUserAddressesRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserAddressesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserAddressesRequest) ProtoMessage() {}
+
+func (x *ListUserAddressesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserAddressesRequest.ProtoReflect.Descriptor instead.
+func (*ListUserAddressesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListUserAddressesRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+type ListUserAddressesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The emails of the user's mail accounts and verified addresses, sorted, without duplicates.
+	EmailAddresses []string `protobuf:"bytes,1,rep,name=email_addresses,json=emailAddresses,proto3" json:"email_addresses,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListUserAddressesResponse) Reset() {
+	*x = ListUserAddressesResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserAddressesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserAddressesResponse) ProtoMessage() {}
+
+func (x *ListUserAddressesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserAddressesResponse.ProtoReflect.Descriptor instead.
+func (*ListUserAddressesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListUserAddressesResponse) GetEmailAddresses() []string {
+	if x != nil {
+		return x.EmailAddresses
+	}
+	return nil
+}
+
+type UpsertPersonRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	PersonId int64                  `protobuf:"varint,1,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
+	// 0: none.
+	OrganizationId int64  `protobuf:"varint,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	Name           string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// At most 100; replaces the previous set.
+	Emails        []string `protobuf:"bytes,4,rep,name=emails,proto3" json:"emails,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertPersonRequest) Reset() {
+	*x = UpsertPersonRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertPersonRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertPersonRequest) ProtoMessage() {}
+
+func (x *UpsertPersonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertPersonRequest.ProtoReflect.Descriptor instead.
+func (*UpsertPersonRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpsertPersonRequest) GetPersonId() int64 {
+	if x != nil {
+		return x.PersonId
+	}
+	return 0
+}
+
+func (x *UpsertPersonRequest) GetOrganizationId() int64 {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return 0
+}
+
+func (x *UpsertPersonRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpsertPersonRequest) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+type UpsertPersonResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Created       bool                   `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertPersonResponse) Reset() {
+	*x = UpsertPersonResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertPersonResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertPersonResponse) ProtoMessage() {}
+
+func (x *UpsertPersonResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertPersonResponse.ProtoReflect.Descriptor instead.
+func (*UpsertPersonResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpsertPersonResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type DeletePersonRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PersonId      int64                  `protobuf:"varint,1,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePersonRequest) Reset() {
+	*x = DeletePersonRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePersonRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePersonRequest) ProtoMessage() {}
+
+func (x *DeletePersonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePersonRequest.ProtoReflect.Descriptor instead.
+func (*DeletePersonRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeletePersonRequest) GetPersonId() int64 {
+	if x != nil {
+		return x.PersonId
+	}
+	return 0
+}
+
+type DeletePersonResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the person was in the index.
+	Deleted       bool `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePersonResponse) Reset() {
+	*x = DeletePersonResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePersonResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePersonResponse) ProtoMessage() {}
+
+func (x *DeletePersonResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePersonResponse.ProtoReflect.Descriptor instead.
+func (*DeletePersonResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeletePersonResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+type UpsertDealRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	DealId int64                  `protobuf:"varint,1,opt,name=deal_id,json=dealId,proto3" json:"deal_id,omitempty"`
+	Status DealStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=sightline.mailbox.v1.DealStatus" json:"status,omitempty"`
+	// The deal's persons; at most 1,000; replaces the previous set.
+	PersonIds     []int64 `protobuf:"varint,3,rep,packed,name=person_ids,json=personIds,proto3" json:"person_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertDealRequest) Reset() {
+	*x = UpsertDealRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertDealRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertDealRequest) ProtoMessage() {}
+
+func (x *UpsertDealRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertDealRequest.ProtoReflect.Descriptor instead.
+func (*UpsertDealRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpsertDealRequest) GetDealId() int64 {
+	if x != nil {
+		return x.DealId
+	}
+	return 0
+}
+
+func (x *UpsertDealRequest) GetStatus() DealStatus {
+	if x != nil {
+		return x.Status
+	}
+	return DealStatus_DEAL_STATUS_UNSPECIFIED
+}
+
+func (x *UpsertDealRequest) GetPersonIds() []int64 {
+	if x != nil {
+		return x.PersonIds
+	}
+	return nil
+}
+
+type UpsertDealResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Created       bool                   `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertDealResponse) Reset() {
+	*x = UpsertDealResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertDealResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertDealResponse) ProtoMessage() {}
+
+func (x *UpsertDealResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertDealResponse.ProtoReflect.Descriptor instead.
+func (*UpsertDealResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpsertDealResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type DeleteDealRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DealId        int64                  `protobuf:"varint,1,opt,name=deal_id,json=dealId,proto3" json:"deal_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDealRequest) Reset() {
+	*x = DeleteDealRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDealRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDealRequest) ProtoMessage() {}
+
+func (x *DeleteDealRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDealRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDealRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteDealRequest) GetDealId() int64 {
+	if x != nil {
+		return x.DealId
+	}
+	return 0
+}
+
+type DeleteDealResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDealResponse) Reset() {
+	*x = DeleteDealResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDealResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDealResponse) ProtoMessage() {}
+
+func (x *DeleteDealResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDealResponse.ProtoReflect.Descriptor instead.
+func (*DeleteDealResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{26}
+}
+
+type ListThreadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Folder Folder `protobuf:"varint,1,opt,name=folder,proto3,enum=sightline.mailbox.v1.Folder" json:"folder,omitempty"`
+	// Maximum 500; 0 means 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadsRequest) Reset() {
+	*x = ListThreadsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadsRequest) ProtoMessage() {}
+
+func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadsRequest.ProtoReflect.Descriptor instead.
+func (*ListThreadsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListThreadsRequest) GetFolder() Folder {
+	if x != nil {
+		return x.Folder
+	}
+	return Folder_FOLDER_UNSPECIFIED
+}
+
+func (x *ListThreadsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListThreadsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListThreadsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By last message time, newest first (ties: higher id first).
+	Threads       []*Thread `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
+	NextPageToken string    `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadsResponse) Reset() {
+	*x = ListThreadsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadsResponse) ProtoMessage() {}
+
+func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadsResponse.ProtoReflect.Descriptor instead.
+func (*ListThreadsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListThreadsResponse) GetThreads() []*Thread {
+	if x != nil {
+		return x.Threads
+	}
+	return nil
+}
+
+func (x *ListThreadsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetThreadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId      int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetThreadRequest) Reset() {
+	*x = GetThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetThreadRequest) ProtoMessage() {}
+
+func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetThreadRequest.ProtoReflect.Descriptor instead.
+func (*GetThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetThreadRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+type GetThreadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Thread        *Thread                `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetThreadResponse) Reset() {
+	*x = GetThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetThreadResponse) ProtoMessage() {}
+
+func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetThreadResponse.ProtoReflect.Descriptor instead.
+func (*GetThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetThreadResponse) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+type ListThreadMessagesRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// Maximum 500; 0 means 50.
+	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Default BASIC.
+	View          MessageView `protobuf:"varint,4,opt,name=view,proto3,enum=sightline.mailbox.v1.MessageView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadMessagesRequest) Reset() {
+	*x = ListThreadMessagesRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadMessagesRequest) ProtoMessage() {}
+
+func (x *ListThreadMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListThreadMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListThreadMessagesRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *ListThreadMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListThreadMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListThreadMessagesRequest) GetView() MessageView {
+	if x != nil {
+		return x.View
+	}
+	return MessageView_MESSAGE_VIEW_UNSPECIFIED
+}
+
+type ListThreadMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By message time, oldest first.
+	Messages      []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	NextPageToken string     `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListThreadMessagesResponse) Reset() {
+	*x = ListThreadMessagesResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListThreadMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListThreadMessagesResponse) ProtoMessage() {}
+
+func (x *ListThreadMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListThreadMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListThreadMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListThreadMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListThreadMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetMessageRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId int64                  `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Default FULL.
+	View          MessageView `protobuf:"varint,2,opt,name=view,proto3,enum=sightline.mailbox.v1.MessageView" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageRequest) Reset() {
+	*x = GetMessageRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageRequest) ProtoMessage() {}
+
+func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetMessageRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *GetMessageRequest) GetView() MessageView {
+	if x != nil {
+		return x.View
+	}
+	return MessageView_MESSAGE_VIEW_UNSPECIFIED
+}
+
+type GetMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponse) Reset() {
+	*x = GetMessageResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponse) ProtoMessage() {}
+
+func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
+func (*GetMessageResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type UpdateThreadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id names the thread; read, archived and shared are the new values.
+	Thread *Thread `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	// Paths: "read", "archived", "shared". Required.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateThreadRequest) Reset() {
+	*x = UpdateThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateThreadRequest) ProtoMessage() {}
+
+func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateThreadRequest.ProtoReflect.Descriptor instead.
+func (*UpdateThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UpdateThreadRequest) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+func (x *UpdateThreadRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateThreadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Thread        *Thread                `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateThreadResponse) Reset() {
+	*x = UpdateThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateThreadResponse) ProtoMessage() {}
+
+func (x *UpdateThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateThreadResponse.ProtoReflect.Descriptor instead.
+func (*UpdateThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *UpdateThreadResponse) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+type ShareThreadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000 of the caller's threads. Any other id: NOT_FOUND and nothing changes.
+	ThreadIds     []int64 `protobuf:"varint,1,rep,packed,name=thread_ids,json=threadIds,proto3" json:"thread_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareThreadsRequest) Reset() {
+	*x = ShareThreadsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareThreadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareThreadsRequest) ProtoMessage() {}
+
+func (x *ShareThreadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareThreadsRequest.ProtoReflect.Descriptor instead.
+func (*ShareThreadsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ShareThreadsRequest) GetThreadIds() []int64 {
+	if x != nil {
+		return x.ThreadIds
+	}
+	return nil
+}
+
+type ShareThreadsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpdatedCount  int32                  `protobuf:"varint,1,opt,name=updated_count,json=updatedCount,proto3" json:"updated_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareThreadsResponse) Reset() {
+	*x = ShareThreadsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareThreadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareThreadsResponse) ProtoMessage() {}
+
+func (x *ShareThreadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareThreadsResponse.ProtoReflect.Descriptor instead.
+func (*ShareThreadsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ShareThreadsResponse) GetUpdatedCount() int32 {
+	if x != nil {
+		return x.UpdatedCount
+	}
+	return 0
+}
+
+type UnshareThreadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000 of the caller's threads. Any other id: NOT_FOUND and nothing changes.
+	ThreadIds     []int64 `protobuf:"varint,1,rep,packed,name=thread_ids,json=threadIds,proto3" json:"thread_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnshareThreadsRequest) Reset() {
+	*x = UnshareThreadsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnshareThreadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnshareThreadsRequest) ProtoMessage() {}
+
+func (x *UnshareThreadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnshareThreadsRequest.ProtoReflect.Descriptor instead.
+func (*UnshareThreadsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UnshareThreadsRequest) GetThreadIds() []int64 {
+	if x != nil {
+		return x.ThreadIds
+	}
+	return nil
+}
+
+type UnshareThreadsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpdatedCount  int32                  `protobuf:"varint,1,opt,name=updated_count,json=updatedCount,proto3" json:"updated_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnshareThreadsResponse) Reset() {
+	*x = UnshareThreadsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnshareThreadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnshareThreadsResponse) ProtoMessage() {}
+
+func (x *UnshareThreadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnshareThreadsResponse.ProtoReflect.Descriptor instead.
+func (*UnshareThreadsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *UnshareThreadsResponse) GetUpdatedCount() int32 {
+	if x != nil {
+		return x.UpdatedCount
+	}
+	return 0
+}
+
+type LinkThreadRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// Exactly one. The caller must be able to see the item (asked of visibility).
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*LinkThreadRequest_DealId
+	//	*LinkThreadRequest_LeadId
+	Target isLinkThreadRequest_Target `protobuf_oneof:"target"`
+	// Replace an existing link to another deal or lead instead of failing with FAILED_PRECONDITION.
+	Replace       bool `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkThreadRequest) Reset() {
+	*x = LinkThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkThreadRequest) ProtoMessage() {}
+
+func (x *LinkThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkThreadRequest.ProtoReflect.Descriptor instead.
+func (*LinkThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *LinkThreadRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *LinkThreadRequest) GetTarget() isLinkThreadRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *LinkThreadRequest) GetDealId() int64 {
+	if x != nil {
+		if x, ok := x.Target.(*LinkThreadRequest_DealId); ok {
+			return x.DealId
+		}
+	}
+	return 0
+}
+
+func (x *LinkThreadRequest) GetLeadId() int64 {
+	if x != nil {
+		if x, ok := x.Target.(*LinkThreadRequest_LeadId); ok {
+			return x.LeadId
+		}
+	}
+	return 0
+}
+
+func (x *LinkThreadRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type isLinkThreadRequest_Target interface {
+	isLinkThreadRequest_Target()
+}
+
+type LinkThreadRequest_DealId struct {
+	DealId int64 `protobuf:"varint,2,opt,name=deal_id,json=dealId,proto3,oneof"`
+}
+
+type LinkThreadRequest_LeadId struct {
+	LeadId int64 `protobuf:"varint,3,opt,name=lead_id,json=leadId,proto3,oneof"`
+}
+
+func (*LinkThreadRequest_DealId) isLinkThreadRequest_Target() {}
+
+func (*LinkThreadRequest_LeadId) isLinkThreadRequest_Target() {}
+
+type LinkThreadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Thread        *Thread                `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkThreadResponse) Reset() {
+	*x = LinkThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkThreadResponse) ProtoMessage() {}
+
+func (x *LinkThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkThreadResponse.ProtoReflect.Descriptor instead.
+func (*LinkThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *LinkThreadResponse) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+type UnlinkThreadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId      int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkThreadRequest) Reset() {
+	*x = UnlinkThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkThreadRequest) ProtoMessage() {}
+
+func (x *UnlinkThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkThreadRequest.ProtoReflect.Descriptor instead.
+func (*UnlinkThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *UnlinkThreadRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+type UnlinkThreadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Thread        *Thread                `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkThreadResponse) Reset() {
+	*x = UnlinkThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkThreadResponse) ProtoMessage() {}
+
+func (x *UnlinkThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkThreadResponse.ProtoReflect.Descriptor instead.
+func (*UnlinkThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *UnlinkThreadResponse) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+type DeleteThreadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId      int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteThreadRequest) Reset() {
+	*x = DeleteThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteThreadRequest) ProtoMessage() {}
+
+func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteThreadRequest.ProtoReflect.Descriptor instead.
+func (*DeleteThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *DeleteThreadRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+type DeleteThreadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteThreadResponse) Reset() {
+	*x = DeleteThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteThreadResponse) ProtoMessage() {}
+
+func (x *DeleteThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteThreadResponse.ProtoReflect.Descriptor instead.
+func (*DeleteThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{46}
+}
+
+type ListItemThreadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Item  *ItemRef               `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	// Maximum 500; 0 means 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListItemThreadsRequest) Reset() {
+	*x = ListItemThreadsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListItemThreadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListItemThreadsRequest) ProtoMessage() {}
+
+func (x *ListItemThreadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListItemThreadsRequest.ProtoReflect.Descriptor instead.
+func (*ListItemThreadsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListItemThreadsRequest) GetItem() *ItemRef {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *ListItemThreadsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListItemThreadsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListItemThreadsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By last message time, newest first; archived threads included (M6).
+	Threads       []*Thread `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
+	NextPageToken string    `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListItemThreadsResponse) Reset() {
+	*x = ListItemThreadsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListItemThreadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListItemThreadsResponse) ProtoMessage() {}
+
+func (x *ListItemThreadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListItemThreadsResponse.ProtoReflect.Descriptor instead.
+func (*ListItemThreadsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListItemThreadsResponse) GetThreads() []*Thread {
+	if x != nil {
+		return x.Threads
+	}
+	return nil
+}
+
+func (x *ListItemThreadsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetItemThreadRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Item     *ItemRef               `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	ThreadId int64                  `protobuf:"varint,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// Default FULL.
+	MessageView   MessageView `protobuf:"varint,3,opt,name=message_view,json=messageView,proto3,enum=sightline.mailbox.v1.MessageView" json:"message_view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetItemThreadRequest) Reset() {
+	*x = GetItemThreadRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetItemThreadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetItemThreadRequest) ProtoMessage() {}
+
+func (x *GetItemThreadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetItemThreadRequest.ProtoReflect.Descriptor instead.
+func (*GetItemThreadRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetItemThreadRequest) GetItem() *ItemRef {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *GetItemThreadRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *GetItemThreadRequest) GetMessageView() MessageView {
+	if x != nil {
+		return x.MessageView
+	}
+	return MessageView_MESSAGE_VIEW_UNSPECIFIED
+}
+
+type GetItemThreadResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Thread *Thread                `protobuf:"bytes,1,opt,name=thread,proto3" json:"thread,omitempty"`
+	// Oldest first, at most 500 (see more_messages). Bcc only for the owner.
+	Messages []*Message `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The thread has more than the messages returned (the newest are returned).
+	MoreMessages  bool `protobuf:"varint,3,opt,name=more_messages,json=moreMessages,proto3" json:"more_messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetItemThreadResponse) Reset() {
+	*x = GetItemThreadResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetItemThreadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetItemThreadResponse) ProtoMessage() {}
+
+func (x *GetItemThreadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetItemThreadResponse.ProtoReflect.Descriptor instead.
+func (*GetItemThreadResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *GetItemThreadResponse) GetThread() *Thread {
+	if x != nil {
+		return x.Thread
+	}
+	return nil
+}
+
+func (x *GetItemThreadResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *GetItemThreadResponse) GetMoreMessages() bool {
+	if x != nil {
+		return x.MoreMessages
+	}
+	return false
+}
+
+type CheckReplyPermissionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId      int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckReplyPermissionRequest) Reset() {
+	*x = CheckReplyPermissionRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckReplyPermissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckReplyPermissionRequest) ProtoMessage() {}
+
+func (x *CheckReplyPermissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckReplyPermissionRequest.ProtoReflect.Descriptor instead.
+func (*CheckReplyPermissionRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CheckReplyPermissionRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+type CheckReplyPermissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Allowed       bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Reason        ReplyPermissionReason  `protobuf:"varint,2,opt,name=reason,proto3,enum=sightline.mailbox.v1.ReplyPermissionReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckReplyPermissionResponse) Reset() {
+	*x = CheckReplyPermissionResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckReplyPermissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckReplyPermissionResponse) ProtoMessage() {}
+
+func (x *CheckReplyPermissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckReplyPermissionResponse.ProtoReflect.Descriptor instead.
+func (*CheckReplyPermissionResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *CheckReplyPermissionResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *CheckReplyPermissionResponse) GetReason() ReplyPermissionReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ReplyPermissionReason_REPLY_PERMISSION_REASON_UNSPECIFIED
+}
+
+type IngestMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox owner (required).
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The user's account the message was synced from; 0 for Smart Bcc.
+	AccountId int64 `protobuf:"varint,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The provider folder, e.g. "INBOX"; kept on the message.
+	Folder string `protobuf:"bytes,3,opt,name=folder,proto3" json:"folder,omitempty"`
+	// The raw RFC 5322 message, at most 25 MiB.
+	Raw []byte `protobuf:"bytes,4,opt,name=raw,proto3" json:"raw,omitempty"`
+	// The message arrived as a Smart Bcc copy.
+	SmartBcc bool `protobuf:"varint,5,opt,name=smart_bcc,json=smartBcc,proto3" json:"smart_bcc,omitempty"`
+	// The provider's \Seen flag.
+	Seen bool `protobuf:"varint,6,opt,name=seen,proto3" json:"seen,omitempty"`
+	// When the provider received it (IMAP INTERNALDATE); unset: the Date header, else now.
+	ReceivedTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=received_time,json=receivedTime,proto3" json:"received_time,omitempty"`
+	// Optional idempotency key (AIP-155): a retry with the same id returns the first result.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestMessageRequest) Reset() {
+	*x = IngestMessageRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestMessageRequest) ProtoMessage() {}
+
+func (x *IngestMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestMessageRequest.ProtoReflect.Descriptor instead.
+func (*IngestMessageRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *IngestMessageRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *IngestMessageRequest) GetAccountId() int64 {
+	if x != nil {
+		return x.AccountId
+	}
+	return 0
+}
+
+func (x *IngestMessageRequest) GetFolder() string {
+	if x != nil {
+		return x.Folder
+	}
+	return ""
+}
+
+func (x *IngestMessageRequest) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
+func (x *IngestMessageRequest) GetSmartBcc() bool {
+	if x != nil {
+		return x.SmartBcc
+	}
+	return false
+}
+
+func (x *IngestMessageRequest) GetSeen() bool {
+	if x != nil {
+		return x.Seen
+	}
+	return false
+}
+
+func (x *IngestMessageRequest) GetReceivedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedTime
+	}
+	return nil
+}
+
+func (x *IngestMessageRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type IngestMessageResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId  int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	MessageId int64                  `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The message was already stored (S3): the ids are the existing ones and its flags were merged.
+	Duplicate     bool `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestMessageResponse) Reset() {
+	*x = IngestMessageResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestMessageResponse) ProtoMessage() {}
+
+func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestMessageResponse.ProtoReflect.Descriptor instead.
+func (*IngestMessageResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *IngestMessageResponse) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *IngestMessageResponse) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *IngestMessageResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 var File_sightline_mailbox_v1_mailbox_service_proto protoreflect.FileDescriptor
 
 const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\n" +
-	"*sightline/mailbox/v1/mailbox_service.proto\x12\x14sightline.mailbox.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n" +
+	"*sightline/mailbox/v1/mailbox_service.proto\x12\x14sightline.mailbox.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$sightline/mailbox/v1/resources.proto\"\xb5\x01\n" +
 	"\fMailSettings\x12F\n" +
 	"\x0fdefault_sharing\x18\x01 \x01(\x0e2\x1d.sightline.mailbox.v1.SharingR\x0edefaultSharing\x12 \n" +
 	"\ftwo_way_sync\x18\x02 \x01(\bR\n" +
@@ -333,14 +2958,199 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"\\\n" +
 	"\x1aUpdateMailSettingsResponse\x12>\n" +
-	"\bsettings\x18\x01 \x01(\v2\".sightline.mailbox.v1.MailSettingsR\bsettings*K\n" +
+	"\bsettings\x18\x01 \x01(\v2\".sightline.mailbox.v1.MailSettingsR\bsettings\"x\n" +
+	"\x18CreateMailAccountRequest\x12D\n" +
+	"\fmail_account\x18\x01 \x01(\v2!.sightline.mailbox.v1.MailAccountR\vmailAccount\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"a\n" +
+	"\x19CreateMailAccountResponse\x12D\n" +
+	"\fmail_account\x18\x01 \x01(\v2!.sightline.mailbox.v1.MailAccountR\vmailAccount\"?\n" +
+	"\x15GetMailAccountRequest\x12&\n" +
+	"\x0fmail_account_id\x18\x01 \x01(\x03R\rmailAccountId\"^\n" +
+	"\x16GetMailAccountResponse\x12D\n" +
+	"\fmail_account\x18\x01 \x01(\v2!.sightline.mailbox.v1.MailAccountR\vmailAccount\"U\n" +
+	"\x17ListMailAccountsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"\x18ListMailAccountsResponse\x12F\n" +
+	"\rmail_accounts\x18\x01 \x03(\v2!.sightline.mailbox.v1.MailAccountR\fmailAccounts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x01\n" +
+	"\x18UpdateMailAccountRequest\x12D\n" +
+	"\fmail_account\x18\x01 \x01(\v2!.sightline.mailbox.v1.MailAccountR\vmailAccount\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"a\n" +
+	"\x19UpdateMailAccountResponse\x12D\n" +
+	"\fmail_account\x18\x01 \x01(\v2!.sightline.mailbox.v1.MailAccountR\vmailAccount\"B\n" +
+	"\x18DeleteMailAccountRequest\x12&\n" +
+	"\x0fmail_account_id\x18\x01 \x01(\x03R\rmailAccountId\"\x1b\n" +
+	"\x19DeleteMailAccountResponse\"[\n" +
+	"\x17SetUserAddressesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12'\n" +
+	"\x0femail_addresses\x18\x02 \x03(\tR\x0eemailAddresses\"C\n" +
+	"\x18SetUserAddressesResponse\x12'\n" +
+	"\x0femail_addresses\x18\x01 \x03(\tR\x0eemailAddresses\"3\n" +
+	"\x18ListUserAddressesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"D\n" +
+	"\x19ListUserAddressesResponse\x12'\n" +
+	"\x0femail_addresses\x18\x01 \x03(\tR\x0eemailAddresses\"\x87\x01\n" +
+	"\x13UpsertPersonRequest\x12\x1b\n" +
+	"\tperson_id\x18\x01 \x01(\x03R\bpersonId\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x16\n" +
+	"\x06emails\x18\x04 \x03(\tR\x06emails\"0\n" +
+	"\x14UpsertPersonResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\"2\n" +
+	"\x13DeletePersonRequest\x12\x1b\n" +
+	"\tperson_id\x18\x01 \x01(\x03R\bpersonId\"0\n" +
+	"\x14DeletePersonResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"\x85\x01\n" +
+	"\x11UpsertDealRequest\x12\x17\n" +
+	"\adeal_id\x18\x01 \x01(\x03R\x06dealId\x128\n" +
+	"\x06status\x18\x02 \x01(\x0e2 .sightline.mailbox.v1.DealStatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"person_ids\x18\x03 \x03(\x03R\tpersonIds\".\n" +
+	"\x12UpsertDealResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\",\n" +
+	"\x11DeleteDealRequest\x12\x17\n" +
+	"\adeal_id\x18\x01 \x01(\x03R\x06dealId\"\x14\n" +
+	"\x12DeleteDealResponse\"\x86\x01\n" +
+	"\x12ListThreadsRequest\x124\n" +
+	"\x06folder\x18\x01 \x01(\x0e2\x1c.sightline.mailbox.v1.FolderR\x06folder\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
+	"\x13ListThreadsResponse\x126\n" +
+	"\athreads\x18\x01 \x03(\v2\x1c.sightline.mailbox.v1.ThreadR\athreads\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
+	"\x10GetThreadRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\"I\n" +
+	"\x11GetThreadResponse\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\"\xab\x01\n" +
+	"\x19ListThreadMessagesRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x125\n" +
+	"\x04view\x18\x04 \x01(\x0e2!.sightline.mailbox.v1.MessageViewR\x04view\"\x7f\n" +
+	"\x1aListThreadMessagesResponse\x129\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1d.sightline.mailbox.v1.MessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"i\n" +
+	"\x11GetMessageRequest\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x125\n" +
+	"\x04view\x18\x02 \x01(\x0e2!.sightline.mailbox.v1.MessageViewR\x04view\"M\n" +
+	"\x12GetMessageResponse\x127\n" +
+	"\amessage\x18\x01 \x01(\v2\x1d.sightline.mailbox.v1.MessageR\amessage\"\x88\x01\n" +
+	"\x13UpdateThreadRequest\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"L\n" +
+	"\x14UpdateThreadResponse\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\"4\n" +
+	"\x13ShareThreadsRequest\x12\x1d\n" +
+	"\n" +
+	"thread_ids\x18\x01 \x03(\x03R\tthreadIds\";\n" +
+	"\x14ShareThreadsResponse\x12#\n" +
+	"\rupdated_count\x18\x01 \x01(\x05R\fupdatedCount\"6\n" +
+	"\x15UnshareThreadsRequest\x12\x1d\n" +
+	"\n" +
+	"thread_ids\x18\x01 \x03(\x03R\tthreadIds\"=\n" +
+	"\x16UnshareThreadsResponse\x12#\n" +
+	"\rupdated_count\x18\x01 \x01(\x05R\fupdatedCount\"\x8a\x01\n" +
+	"\x11LinkThreadRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x12\x19\n" +
+	"\adeal_id\x18\x02 \x01(\x03H\x00R\x06dealId\x12\x19\n" +
+	"\alead_id\x18\x03 \x01(\x03H\x00R\x06leadId\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplaceB\b\n" +
+	"\x06target\"J\n" +
+	"\x12LinkThreadResponse\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\"2\n" +
+	"\x13UnlinkThreadRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\"L\n" +
+	"\x14UnlinkThreadResponse\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\"2\n" +
+	"\x13DeleteThreadRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\"\x16\n" +
+	"\x14DeleteThreadResponse\"\x87\x01\n" +
+	"\x16ListItemThreadsRequest\x121\n" +
+	"\x04item\x18\x01 \x01(\v2\x1d.sightline.mailbox.v1.ItemRefR\x04item\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"\x17ListItemThreadsResponse\x126\n" +
+	"\athreads\x18\x01 \x03(\v2\x1c.sightline.mailbox.v1.ThreadR\athreads\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xac\x01\n" +
+	"\x14GetItemThreadRequest\x121\n" +
+	"\x04item\x18\x01 \x01(\v2\x1d.sightline.mailbox.v1.ItemRefR\x04item\x12\x1b\n" +
+	"\tthread_id\x18\x02 \x01(\x03R\bthreadId\x12D\n" +
+	"\fmessage_view\x18\x03 \x01(\x0e2!.sightline.mailbox.v1.MessageViewR\vmessageView\"\xad\x01\n" +
+	"\x15GetItemThreadResponse\x124\n" +
+	"\x06thread\x18\x01 \x01(\v2\x1c.sightline.mailbox.v1.ThreadR\x06thread\x129\n" +
+	"\bmessages\x18\x02 \x03(\v2\x1d.sightline.mailbox.v1.MessageR\bmessages\x12#\n" +
+	"\rmore_messages\x18\x03 \x01(\bR\fmoreMessages\":\n" +
+	"\x1bCheckReplyPermissionRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\"}\n" +
+	"\x1cCheckReplyPermissionResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12C\n" +
+	"\x06reason\x18\x02 \x01(\x0e2+.sightline.mailbox.v1.ReplyPermissionReasonR\x06reason\"\x89\x02\n" +
+	"\x14IngestMessageRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\x03R\taccountId\x12\x16\n" +
+	"\x06folder\x18\x03 \x01(\tR\x06folder\x12\x10\n" +
+	"\x03raw\x18\x04 \x01(\fR\x03raw\x12\x1b\n" +
+	"\tsmart_bcc\x18\x05 \x01(\bR\bsmartBcc\x12\x12\n" +
+	"\x04seen\x18\x06 \x01(\bR\x04seen\x12?\n" +
+	"\rreceived_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\freceivedTime\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"q\n" +
+	"\x15IngestMessageResponse\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\x03R\tmessageId\x12\x1c\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate*K\n" +
 	"\aSharing\x12\x17\n" +
 	"\x13SHARING_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSHARING_PRIVATE\x10\x01\x12\x12\n" +
-	"\x0eSHARING_SHARED\x10\x022\xf9\x01\n" +
+	"\x0eSHARING_SHARED\x10\x02*\xbd\x01\n" +
+	"\x15ReplyPermissionReason\x12'\n" +
+	"#REPLY_PERMISSION_REASON_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fREPLY_PERMISSION_REASON_ALLOWED\x10\x01\x12-\n" +
+	")REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT\x10\x02\x12'\n" +
+	"#REPLY_PERMISSION_REASON_NOT_VISIBLE\x10\x032\xfd\x16\n" +
 	"\x0eMailboxService\x12n\n" +
 	"\x0fGetMailSettings\x12,.sightline.mailbox.v1.GetMailSettingsRequest\x1a-.sightline.mailbox.v1.GetMailSettingsResponse\x12w\n" +
-	"\x12UpdateMailSettings\x12/.sightline.mailbox.v1.UpdateMailSettingsRequest\x1a0.sightline.mailbox.v1.UpdateMailSettingsResponseB\xe8\x01\n" +
+	"\x12UpdateMailSettings\x12/.sightline.mailbox.v1.UpdateMailSettingsRequest\x1a0.sightline.mailbox.v1.UpdateMailSettingsResponse\x12t\n" +
+	"\x11CreateMailAccount\x12..sightline.mailbox.v1.CreateMailAccountRequest\x1a/.sightline.mailbox.v1.CreateMailAccountResponse\x12k\n" +
+	"\x0eGetMailAccount\x12+.sightline.mailbox.v1.GetMailAccountRequest\x1a,.sightline.mailbox.v1.GetMailAccountResponse\x12q\n" +
+	"\x10ListMailAccounts\x12-.sightline.mailbox.v1.ListMailAccountsRequest\x1a..sightline.mailbox.v1.ListMailAccountsResponse\x12t\n" +
+	"\x11UpdateMailAccount\x12..sightline.mailbox.v1.UpdateMailAccountRequest\x1a/.sightline.mailbox.v1.UpdateMailAccountResponse\x12t\n" +
+	"\x11DeleteMailAccount\x12..sightline.mailbox.v1.DeleteMailAccountRequest\x1a/.sightline.mailbox.v1.DeleteMailAccountResponse\x12q\n" +
+	"\x10SetUserAddresses\x12-.sightline.mailbox.v1.SetUserAddressesRequest\x1a..sightline.mailbox.v1.SetUserAddressesResponse\x12t\n" +
+	"\x11ListUserAddresses\x12..sightline.mailbox.v1.ListUserAddressesRequest\x1a/.sightline.mailbox.v1.ListUserAddressesResponse\x12e\n" +
+	"\fUpsertPerson\x12).sightline.mailbox.v1.UpsertPersonRequest\x1a*.sightline.mailbox.v1.UpsertPersonResponse\x12e\n" +
+	"\fDeletePerson\x12).sightline.mailbox.v1.DeletePersonRequest\x1a*.sightline.mailbox.v1.DeletePersonResponse\x12_\n" +
+	"\n" +
+	"UpsertDeal\x12'.sightline.mailbox.v1.UpsertDealRequest\x1a(.sightline.mailbox.v1.UpsertDealResponse\x12_\n" +
+	"\n" +
+	"DeleteDeal\x12'.sightline.mailbox.v1.DeleteDealRequest\x1a(.sightline.mailbox.v1.DeleteDealResponse\x12b\n" +
+	"\vListThreads\x12(.sightline.mailbox.v1.ListThreadsRequest\x1a).sightline.mailbox.v1.ListThreadsResponse\x12\\\n" +
+	"\tGetThread\x12&.sightline.mailbox.v1.GetThreadRequest\x1a'.sightline.mailbox.v1.GetThreadResponse\x12w\n" +
+	"\x12ListThreadMessages\x12/.sightline.mailbox.v1.ListThreadMessagesRequest\x1a0.sightline.mailbox.v1.ListThreadMessagesResponse\x12_\n" +
+	"\n" +
+	"GetMessage\x12'.sightline.mailbox.v1.GetMessageRequest\x1a(.sightline.mailbox.v1.GetMessageResponse\x12e\n" +
+	"\fUpdateThread\x12).sightline.mailbox.v1.UpdateThreadRequest\x1a*.sightline.mailbox.v1.UpdateThreadResponse\x12e\n" +
+	"\fShareThreads\x12).sightline.mailbox.v1.ShareThreadsRequest\x1a*.sightline.mailbox.v1.ShareThreadsResponse\x12k\n" +
+	"\x0eUnshareThreads\x12+.sightline.mailbox.v1.UnshareThreadsRequest\x1a,.sightline.mailbox.v1.UnshareThreadsResponse\x12_\n" +
+	"\n" +
+	"LinkThread\x12'.sightline.mailbox.v1.LinkThreadRequest\x1a(.sightline.mailbox.v1.LinkThreadResponse\x12e\n" +
+	"\fUnlinkThread\x12).sightline.mailbox.v1.UnlinkThreadRequest\x1a*.sightline.mailbox.v1.UnlinkThreadResponse\x12e\n" +
+	"\fDeleteThread\x12).sightline.mailbox.v1.DeleteThreadRequest\x1a*.sightline.mailbox.v1.DeleteThreadResponse\x12n\n" +
+	"\x0fListItemThreads\x12,.sightline.mailbox.v1.ListItemThreadsRequest\x1a-.sightline.mailbox.v1.ListItemThreadsResponse\x12h\n" +
+	"\rGetItemThread\x12*.sightline.mailbox.v1.GetItemThreadRequest\x1a+.sightline.mailbox.v1.GetItemThreadResponse\x12}\n" +
+	"\x14CheckReplyPermission\x121.sightline.mailbox.v1.CheckReplyPermissionRequest\x1a2.sightline.mailbox.v1.CheckReplyPermissionResponse\x12h\n" +
+	"\rIngestMessage\x12*.sightline.mailbox.v1.IngestMessageRequest\x1a+.sightline.mailbox.v1.IngestMessageResponseB\xe8\x01\n" +
 	"\x18com.sightline.mailbox.v1B\x13MailboxServiceProtoP\x01ZEgithub.com/sightline/sightline/pkg/gen/sightline/mailbox/v1;mailboxv1\xa2\x02\x03SMX\xaa\x02\x14Sightline.Mailbox.V1\xca\x02\x14Sightline\\Mailbox\\V1\xe2\x02 Sightline\\Mailbox\\V1\\GPBMetadata\xea\x02\x16Sightline::Mailbox::V1b\x06proto3"
 
 var (
@@ -355,34 +3165,170 @@ func file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP() []byte {
 	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescData
 }
 
-var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
-	(Sharing)(0),                       // 0: sightline.mailbox.v1.Sharing
-	(*MailSettings)(nil),               // 1: sightline.mailbox.v1.MailSettings
-	(*GetMailSettingsRequest)(nil),     // 2: sightline.mailbox.v1.GetMailSettingsRequest
-	(*GetMailSettingsResponse)(nil),    // 3: sightline.mailbox.v1.GetMailSettingsResponse
-	(*UpdateMailSettingsRequest)(nil),  // 4: sightline.mailbox.v1.UpdateMailSettingsRequest
-	(*UpdateMailSettingsResponse)(nil), // 5: sightline.mailbox.v1.UpdateMailSettingsResponse
-	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 7: google.protobuf.FieldMask
+	(Sharing)(0),                         // 0: sightline.mailbox.v1.Sharing
+	(ReplyPermissionReason)(0),           // 1: sightline.mailbox.v1.ReplyPermissionReason
+	(*MailSettings)(nil),                 // 2: sightline.mailbox.v1.MailSettings
+	(*GetMailSettingsRequest)(nil),       // 3: sightline.mailbox.v1.GetMailSettingsRequest
+	(*GetMailSettingsResponse)(nil),      // 4: sightline.mailbox.v1.GetMailSettingsResponse
+	(*UpdateMailSettingsRequest)(nil),    // 5: sightline.mailbox.v1.UpdateMailSettingsRequest
+	(*UpdateMailSettingsResponse)(nil),   // 6: sightline.mailbox.v1.UpdateMailSettingsResponse
+	(*CreateMailAccountRequest)(nil),     // 7: sightline.mailbox.v1.CreateMailAccountRequest
+	(*CreateMailAccountResponse)(nil),    // 8: sightline.mailbox.v1.CreateMailAccountResponse
+	(*GetMailAccountRequest)(nil),        // 9: sightline.mailbox.v1.GetMailAccountRequest
+	(*GetMailAccountResponse)(nil),       // 10: sightline.mailbox.v1.GetMailAccountResponse
+	(*ListMailAccountsRequest)(nil),      // 11: sightline.mailbox.v1.ListMailAccountsRequest
+	(*ListMailAccountsResponse)(nil),     // 12: sightline.mailbox.v1.ListMailAccountsResponse
+	(*UpdateMailAccountRequest)(nil),     // 13: sightline.mailbox.v1.UpdateMailAccountRequest
+	(*UpdateMailAccountResponse)(nil),    // 14: sightline.mailbox.v1.UpdateMailAccountResponse
+	(*DeleteMailAccountRequest)(nil),     // 15: sightline.mailbox.v1.DeleteMailAccountRequest
+	(*DeleteMailAccountResponse)(nil),    // 16: sightline.mailbox.v1.DeleteMailAccountResponse
+	(*SetUserAddressesRequest)(nil),      // 17: sightline.mailbox.v1.SetUserAddressesRequest
+	(*SetUserAddressesResponse)(nil),     // 18: sightline.mailbox.v1.SetUserAddressesResponse
+	(*ListUserAddressesRequest)(nil),     // 19: sightline.mailbox.v1.ListUserAddressesRequest
+	(*ListUserAddressesResponse)(nil),    // 20: sightline.mailbox.v1.ListUserAddressesResponse
+	(*UpsertPersonRequest)(nil),          // 21: sightline.mailbox.v1.UpsertPersonRequest
+	(*UpsertPersonResponse)(nil),         // 22: sightline.mailbox.v1.UpsertPersonResponse
+	(*DeletePersonRequest)(nil),          // 23: sightline.mailbox.v1.DeletePersonRequest
+	(*DeletePersonResponse)(nil),         // 24: sightline.mailbox.v1.DeletePersonResponse
+	(*UpsertDealRequest)(nil),            // 25: sightline.mailbox.v1.UpsertDealRequest
+	(*UpsertDealResponse)(nil),           // 26: sightline.mailbox.v1.UpsertDealResponse
+	(*DeleteDealRequest)(nil),            // 27: sightline.mailbox.v1.DeleteDealRequest
+	(*DeleteDealResponse)(nil),           // 28: sightline.mailbox.v1.DeleteDealResponse
+	(*ListThreadsRequest)(nil),           // 29: sightline.mailbox.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),          // 30: sightline.mailbox.v1.ListThreadsResponse
+	(*GetThreadRequest)(nil),             // 31: sightline.mailbox.v1.GetThreadRequest
+	(*GetThreadResponse)(nil),            // 32: sightline.mailbox.v1.GetThreadResponse
+	(*ListThreadMessagesRequest)(nil),    // 33: sightline.mailbox.v1.ListThreadMessagesRequest
+	(*ListThreadMessagesResponse)(nil),   // 34: sightline.mailbox.v1.ListThreadMessagesResponse
+	(*GetMessageRequest)(nil),            // 35: sightline.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),           // 36: sightline.mailbox.v1.GetMessageResponse
+	(*UpdateThreadRequest)(nil),          // 37: sightline.mailbox.v1.UpdateThreadRequest
+	(*UpdateThreadResponse)(nil),         // 38: sightline.mailbox.v1.UpdateThreadResponse
+	(*ShareThreadsRequest)(nil),          // 39: sightline.mailbox.v1.ShareThreadsRequest
+	(*ShareThreadsResponse)(nil),         // 40: sightline.mailbox.v1.ShareThreadsResponse
+	(*UnshareThreadsRequest)(nil),        // 41: sightline.mailbox.v1.UnshareThreadsRequest
+	(*UnshareThreadsResponse)(nil),       // 42: sightline.mailbox.v1.UnshareThreadsResponse
+	(*LinkThreadRequest)(nil),            // 43: sightline.mailbox.v1.LinkThreadRequest
+	(*LinkThreadResponse)(nil),           // 44: sightline.mailbox.v1.LinkThreadResponse
+	(*UnlinkThreadRequest)(nil),          // 45: sightline.mailbox.v1.UnlinkThreadRequest
+	(*UnlinkThreadResponse)(nil),         // 46: sightline.mailbox.v1.UnlinkThreadResponse
+	(*DeleteThreadRequest)(nil),          // 47: sightline.mailbox.v1.DeleteThreadRequest
+	(*DeleteThreadResponse)(nil),         // 48: sightline.mailbox.v1.DeleteThreadResponse
+	(*ListItemThreadsRequest)(nil),       // 49: sightline.mailbox.v1.ListItemThreadsRequest
+	(*ListItemThreadsResponse)(nil),      // 50: sightline.mailbox.v1.ListItemThreadsResponse
+	(*GetItemThreadRequest)(nil),         // 51: sightline.mailbox.v1.GetItemThreadRequest
+	(*GetItemThreadResponse)(nil),        // 52: sightline.mailbox.v1.GetItemThreadResponse
+	(*CheckReplyPermissionRequest)(nil),  // 53: sightline.mailbox.v1.CheckReplyPermissionRequest
+	(*CheckReplyPermissionResponse)(nil), // 54: sightline.mailbox.v1.CheckReplyPermissionResponse
+	(*IngestMessageRequest)(nil),         // 55: sightline.mailbox.v1.IngestMessageRequest
+	(*IngestMessageResponse)(nil),        // 56: sightline.mailbox.v1.IngestMessageResponse
+	(*timestamppb.Timestamp)(nil),        // 57: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 58: google.protobuf.FieldMask
+	(*MailAccount)(nil),                  // 59: sightline.mailbox.v1.MailAccount
+	(DealStatus)(0),                      // 60: sightline.mailbox.v1.DealStatus
+	(Folder)(0),                          // 61: sightline.mailbox.v1.Folder
+	(*Thread)(nil),                       // 62: sightline.mailbox.v1.Thread
+	(MessageView)(0),                     // 63: sightline.mailbox.v1.MessageView
+	(*Message)(nil),                      // 64: sightline.mailbox.v1.Message
+	(*ItemRef)(nil),                      // 65: sightline.mailbox.v1.ItemRef
 }
 var file_sightline_mailbox_v1_mailbox_service_proto_depIdxs = []int32{
-	0, // 0: sightline.mailbox.v1.MailSettings.default_sharing:type_name -> sightline.mailbox.v1.Sharing
-	6, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
-	1, // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	1, // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
-	7, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1, // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	2, // 6: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
-	4, // 7: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
-	3, // 8: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
-	5, // 9: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: sightline.mailbox.v1.MailSettings.default_sharing:type_name -> sightline.mailbox.v1.Sharing
+	57, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
+	2,  // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
+	58, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
+	59, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	59, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	59, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	59, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
+	59, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	58, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	60, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
+	61, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
+	62, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	62, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	63, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	64, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
+	63, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	64, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
+	62, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
+	58, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	62, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	62, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	65, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	62, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	65, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	63, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
+	62, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	64, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
+	1,  // 32: sightline.mailbox.v1.CheckReplyPermissionResponse.reason:type_name -> sightline.mailbox.v1.ReplyPermissionReason
+	57, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
+	3,  // 34: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
+	5,  // 35: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
+	7,  // 36: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
+	9,  // 37: sightline.mailbox.v1.MailboxService.GetMailAccount:input_type -> sightline.mailbox.v1.GetMailAccountRequest
+	11, // 38: sightline.mailbox.v1.MailboxService.ListMailAccounts:input_type -> sightline.mailbox.v1.ListMailAccountsRequest
+	13, // 39: sightline.mailbox.v1.MailboxService.UpdateMailAccount:input_type -> sightline.mailbox.v1.UpdateMailAccountRequest
+	15, // 40: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
+	17, // 41: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
+	19, // 42: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
+	21, // 43: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
+	23, // 44: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
+	25, // 45: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
+	27, // 46: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
+	29, // 47: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
+	31, // 48: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
+	33, // 49: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
+	35, // 50: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
+	37, // 51: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
+	39, // 52: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
+	41, // 53: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
+	43, // 54: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
+	45, // 55: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
+	47, // 56: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
+	49, // 57: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
+	51, // 58: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
+	53, // 59: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
+	55, // 60: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
+	4,  // 61: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
+	6,  // 62: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
+	8,  // 63: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
+	10, // 64: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
+	12, // 65: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
+	14, // 66: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
+	16, // 67: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
+	18, // 68: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
+	20, // 69: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
+	22, // 70: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
+	24, // 71: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
+	26, // 72: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
+	28, // 73: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
+	30, // 74: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
+	32, // 75: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
+	34, // 76: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
+	36, // 77: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
+	38, // 78: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
+	40, // 79: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
+	42, // 80: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
+	44, // 81: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
+	46, // 82: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
+	48, // 83: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
+	50, // 84: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
+	52, // 85: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
+	54, // 86: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
+	56, // 87: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
+	61, // [61:88] is the sub-list for method output_type
+	34, // [34:61] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_sightline_mailbox_v1_mailbox_service_proto_init() }
@@ -390,13 +3336,18 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 	if File_sightline_mailbox_v1_mailbox_service_proto != nil {
 		return
 	}
+	file_sightline_mailbox_v1_resources_proto_init()
+	file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41].OneofWrappers = []any{
+		(*LinkThreadRequest_DealId)(nil),
+		(*LinkThreadRequest_LeadId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc), len(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   5,
+			NumEnums:      2,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

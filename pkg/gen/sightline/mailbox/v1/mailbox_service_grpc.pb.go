@@ -19,8 +19,33 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MailboxService_GetMailSettings_FullMethodName    = "/sightline.mailbox.v1.MailboxService/GetMailSettings"
-	MailboxService_UpdateMailSettings_FullMethodName = "/sightline.mailbox.v1.MailboxService/UpdateMailSettings"
+	MailboxService_GetMailSettings_FullMethodName      = "/sightline.mailbox.v1.MailboxService/GetMailSettings"
+	MailboxService_UpdateMailSettings_FullMethodName   = "/sightline.mailbox.v1.MailboxService/UpdateMailSettings"
+	MailboxService_CreateMailAccount_FullMethodName    = "/sightline.mailbox.v1.MailboxService/CreateMailAccount"
+	MailboxService_GetMailAccount_FullMethodName       = "/sightline.mailbox.v1.MailboxService/GetMailAccount"
+	MailboxService_ListMailAccounts_FullMethodName     = "/sightline.mailbox.v1.MailboxService/ListMailAccounts"
+	MailboxService_UpdateMailAccount_FullMethodName    = "/sightline.mailbox.v1.MailboxService/UpdateMailAccount"
+	MailboxService_DeleteMailAccount_FullMethodName    = "/sightline.mailbox.v1.MailboxService/DeleteMailAccount"
+	MailboxService_SetUserAddresses_FullMethodName     = "/sightline.mailbox.v1.MailboxService/SetUserAddresses"
+	MailboxService_ListUserAddresses_FullMethodName    = "/sightline.mailbox.v1.MailboxService/ListUserAddresses"
+	MailboxService_UpsertPerson_FullMethodName         = "/sightline.mailbox.v1.MailboxService/UpsertPerson"
+	MailboxService_DeletePerson_FullMethodName         = "/sightline.mailbox.v1.MailboxService/DeletePerson"
+	MailboxService_UpsertDeal_FullMethodName           = "/sightline.mailbox.v1.MailboxService/UpsertDeal"
+	MailboxService_DeleteDeal_FullMethodName           = "/sightline.mailbox.v1.MailboxService/DeleteDeal"
+	MailboxService_ListThreads_FullMethodName          = "/sightline.mailbox.v1.MailboxService/ListThreads"
+	MailboxService_GetThread_FullMethodName            = "/sightline.mailbox.v1.MailboxService/GetThread"
+	MailboxService_ListThreadMessages_FullMethodName   = "/sightline.mailbox.v1.MailboxService/ListThreadMessages"
+	MailboxService_GetMessage_FullMethodName           = "/sightline.mailbox.v1.MailboxService/GetMessage"
+	MailboxService_UpdateThread_FullMethodName         = "/sightline.mailbox.v1.MailboxService/UpdateThread"
+	MailboxService_ShareThreads_FullMethodName         = "/sightline.mailbox.v1.MailboxService/ShareThreads"
+	MailboxService_UnshareThreads_FullMethodName       = "/sightline.mailbox.v1.MailboxService/UnshareThreads"
+	MailboxService_LinkThread_FullMethodName           = "/sightline.mailbox.v1.MailboxService/LinkThread"
+	MailboxService_UnlinkThread_FullMethodName         = "/sightline.mailbox.v1.MailboxService/UnlinkThread"
+	MailboxService_DeleteThread_FullMethodName         = "/sightline.mailbox.v1.MailboxService/DeleteThread"
+	MailboxService_ListItemThreads_FullMethodName      = "/sightline.mailbox.v1.MailboxService/ListItemThreads"
+	MailboxService_GetItemThread_FullMethodName        = "/sightline.mailbox.v1.MailboxService/GetItemThread"
+	MailboxService_CheckReplyPermission_FullMethodName = "/sightline.mailbox.v1.MailboxService/CheckReplyPermission"
+	MailboxService_IngestMessage_FullMethodName        = "/sightline.mailbox.v1.MailboxService/IngestMessage"
 )
 
 // MailboxServiceClient is the client API for MailboxService service.
@@ -28,13 +53,72 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // MailboxService runs each user's email inside the CRM and decides who else may
-// read it (DESIGN M1–M7). The user is always the caller, from the bearer token.
+// read it (DESIGN M1–M7). The company and the acting user always come from the
+// bearer token: methods marked "user" act on the calling user's own mail and need
+// a user principal; methods marked "service" need a service principal of the
+// company (the CRM, the sync workers) and name the user in `user_id`.
+// Threads, messages and accounts of other users and of other companies read as
+// NOT_FOUND; another user's thread is reachable only through the detail view of
+// an item it is linked to (M2), never through GetThread or ListThreads (M1).
 type MailboxServiceClient interface {
 	// GetMailSettings returns the calling user's mail settings (defaults when never set).
 	GetMailSettings(ctx context.Context, in *GetMailSettingsRequest, opts ...grpc.CallOption) (*GetMailSettingsResponse, error)
 	// UpdateMailSettings changes the calling user's mail settings; update_mask paths:
 	// "default_sharing", "two_way_sync".
 	UpdateMailSettings(ctx context.Context, in *UpdateMailSettingsRequest, opts ...grpc.CallOption) (*UpdateMailSettingsResponse, error)
+	// CreateMailAccount connects a mailbox. ALREADY_EXISTS when the user has an account with that address.
+	CreateMailAccount(ctx context.Context, in *CreateMailAccountRequest, opts ...grpc.CallOption) (*CreateMailAccountResponse, error)
+	// GetMailAccount returns one of the caller's accounts.
+	GetMailAccount(ctx context.Context, in *GetMailAccountRequest, opts ...grpc.CallOption) (*GetMailAccountResponse, error)
+	// ListMailAccounts lists the caller's accounts by id.
+	ListMailAccounts(ctx context.Context, in *ListMailAccountsRequest, opts ...grpc.CallOption) (*ListMailAccountsResponse, error)
+	// UpdateMailAccount changes an account; update_mask paths: "email_address", "display_name", "imap",
+	// "smtp", "username", "auth_kind", "secret" (the request's secret field; empty clears it), "sync_options".
+	UpdateMailAccount(ctx context.Context, in *UpdateMailAccountRequest, opts ...grpc.CallOption) (*UpdateMailAccountResponse, error)
+	// DeleteMailAccount disconnects an account and erases its secret; its messages stay.
+	DeleteMailAccount(ctx context.Context, in *DeleteMailAccountRequest, opts ...grpc.CallOption) (*DeleteMailAccountResponse, error)
+	// SetUserAddresses replaces a user's verified addresses (service).
+	SetUserAddresses(ctx context.Context, in *SetUserAddressesRequest, opts ...grpc.CallOption) (*SetUserAddressesResponse, error)
+	// ListUserAddresses lists a user's addresses (user: own; service: any user of the company).
+	ListUserAddresses(ctx context.Context, in *ListUserAddressesRequest, opts ...grpc.CallOption) (*ListUserAddressesResponse, error)
+	// UpsertPerson creates or replaces a person with its emails (stored lower-case).
+	UpsertPerson(ctx context.Context, in *UpsertPersonRequest, opts ...grpc.CallOption) (*UpsertPersonResponse, error)
+	// DeletePerson removes a person and its emails; threads stop being linked to it. Idempotent.
+	DeletePerson(ctx context.Context, in *DeletePersonRequest, opts ...grpc.CallOption) (*DeletePersonResponse, error)
+	// UpsertDeal creates or replaces a deal's status and persons.
+	UpsertDeal(ctx context.Context, in *UpsertDealRequest, opts ...grpc.CallOption) (*UpsertDealResponse, error)
+	// DeleteDeal marks a deal deleted: it never receives new links. Existing links stay. Idempotent.
+	DeleteDeal(ctx context.Context, in *DeleteDealRequest, opts ...grpc.CallOption) (*DeleteDealResponse, error)
+	// ListThreads lists a folder, most recent first.
+	ListThreads(ctx context.Context, in *ListThreadsRequest, opts ...grpc.CallOption) (*ListThreadsResponse, error)
+	// GetThread returns one of the caller's threads.
+	GetThread(ctx context.Context, in *GetThreadRequest, opts ...grpc.CallOption) (*GetThreadResponse, error)
+	// ListThreadMessages lists a thread's messages, oldest first.
+	ListThreadMessages(ctx context.Context, in *ListThreadMessagesRequest, opts ...grpc.CallOption) (*ListThreadMessagesResponse, error)
+	// GetMessage returns one message with its bodies and attachment metadata.
+	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
+	// UpdateThread changes flags; update_mask paths: "read", "archived", "shared".
+	UpdateThread(ctx context.Context, in *UpdateThreadRequest, opts ...grpc.CallOption) (*UpdateThreadResponse, error)
+	// ShareThreads shares up to 1,000 of the caller's threads, all or nothing (M3).
+	ShareThreads(ctx context.Context, in *ShareThreadsRequest, opts ...grpc.CallOption) (*ShareThreadsResponse, error)
+	// UnshareThreads makes up to 1,000 of the caller's threads private at once, all or nothing (M3).
+	UnshareThreads(ctx context.Context, in *UnshareThreadsRequest, opts ...grpc.CallOption) (*UnshareThreadsResponse, error)
+	// LinkThread links a thread to a deal or a lead the caller can see (M7).
+	LinkThread(ctx context.Context, in *LinkThreadRequest, opts ...grpc.CallOption) (*LinkThreadResponse, error)
+	// UnlinkThread removes the deal or lead link; later messages do not link it automatically again.
+	UnlinkThread(ctx context.Context, in *UnlinkThreadRequest, opts ...grpc.CallOption) (*UnlinkThreadResponse, error)
+	// DeleteThread deletes a thread and its messages for good: gone from every view, no restore (M6).
+	DeleteThread(ctx context.Context, in *DeleteThreadRequest, opts ...grpc.CallOption) (*DeleteThreadResponse, error)
+	// ListItemThreads lists the threads linked to an item: the caller's own, and other users' shared
+	// threads when the caller can see the item (asked of visibility; UNAVAILABLE when it cannot answer).
+	ListItemThreads(ctx context.Context, in *ListItemThreadsRequest, opts ...grpc.CallOption) (*ListItemThreadsResponse, error)
+	// GetItemThread returns one thread of an item's detail view with its messages.
+	GetItemThread(ctx context.Context, in *GetItemThreadRequest, opts ...grpc.CallOption) (*GetItemThreadResponse, error)
+	// CheckReplyPermission tells whether the caller may reply to or forward a thread (user, M5).
+	CheckReplyPermission(ctx context.Context, in *CheckReplyPermissionRequest, opts ...grpc.CallOption) (*CheckReplyPermissionResponse, error)
+	// IngestMessage stores one raw message in a user's mailbox: parse, de-duplicate, thread, link (service).
+	// The path of IMAP sync and Smart Bcc.
+	IngestMessage(ctx context.Context, in *IngestMessageRequest, opts ...grpc.CallOption) (*IngestMessageResponse, error)
 }
 
 type mailboxServiceClient struct {
@@ -65,18 +149,327 @@ func (c *mailboxServiceClient) UpdateMailSettings(ctx context.Context, in *Updat
 	return out, nil
 }
 
+func (c *mailboxServiceClient) CreateMailAccount(ctx context.Context, in *CreateMailAccountRequest, opts ...grpc.CallOption) (*CreateMailAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateMailAccountResponse)
+	err := c.cc.Invoke(ctx, MailboxService_CreateMailAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMailAccount(ctx context.Context, in *GetMailAccountRequest, opts ...grpc.CallOption) (*GetMailAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMailAccountResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMailAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListMailAccounts(ctx context.Context, in *ListMailAccountsRequest, opts ...grpc.CallOption) (*ListMailAccountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMailAccountsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListMailAccounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UpdateMailAccount(ctx context.Context, in *UpdateMailAccountRequest, opts ...grpc.CallOption) (*UpdateMailAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateMailAccountResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UpdateMailAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) DeleteMailAccount(ctx context.Context, in *DeleteMailAccountRequest, opts ...grpc.CallOption) (*DeleteMailAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteMailAccountResponse)
+	err := c.cc.Invoke(ctx, MailboxService_DeleteMailAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) SetUserAddresses(ctx context.Context, in *SetUserAddressesRequest, opts ...grpc.CallOption) (*SetUserAddressesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetUserAddressesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_SetUserAddresses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListUserAddresses(ctx context.Context, in *ListUserAddressesRequest, opts ...grpc.CallOption) (*ListUserAddressesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUserAddressesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListUserAddresses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UpsertPerson(ctx context.Context, in *UpsertPersonRequest, opts ...grpc.CallOption) (*UpsertPersonResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertPersonResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UpsertPerson_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) DeletePerson(ctx context.Context, in *DeletePersonRequest, opts ...grpc.CallOption) (*DeletePersonResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeletePersonResponse)
+	err := c.cc.Invoke(ctx, MailboxService_DeletePerson_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UpsertDeal(ctx context.Context, in *UpsertDealRequest, opts ...grpc.CallOption) (*UpsertDealResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertDealResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UpsertDeal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) DeleteDeal(ctx context.Context, in *DeleteDealRequest, opts ...grpc.CallOption) (*DeleteDealResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteDealResponse)
+	err := c.cc.Invoke(ctx, MailboxService_DeleteDeal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListThreads(ctx context.Context, in *ListThreadsRequest, opts ...grpc.CallOption) (*ListThreadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListThreadsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListThreads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetThread(ctx context.Context, in *GetThreadRequest, opts ...grpc.CallOption) (*GetThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListThreadMessages(ctx context.Context, in *ListThreadMessagesRequest, opts ...grpc.CallOption) (*ListThreadMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListThreadMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListThreadMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UpdateThread(ctx context.Context, in *UpdateThreadRequest, opts ...grpc.CallOption) (*UpdateThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UpdateThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ShareThreads(ctx context.Context, in *ShareThreadsRequest, opts ...grpc.CallOption) (*ShareThreadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShareThreadsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ShareThreads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UnshareThreads(ctx context.Context, in *UnshareThreadsRequest, opts ...grpc.CallOption) (*UnshareThreadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnshareThreadsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UnshareThreads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) LinkThread(ctx context.Context, in *LinkThreadRequest, opts ...grpc.CallOption) (*LinkThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LinkThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_LinkThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) UnlinkThread(ctx context.Context, in *UnlinkThreadRequest, opts ...grpc.CallOption) (*UnlinkThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnlinkThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_UnlinkThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) DeleteThread(ctx context.Context, in *DeleteThreadRequest, opts ...grpc.CallOption) (*DeleteThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_DeleteThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListItemThreads(ctx context.Context, in *ListItemThreadsRequest, opts ...grpc.CallOption) (*ListItemThreadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListItemThreadsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListItemThreads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetItemThread(ctx context.Context, in *GetItemThreadRequest, opts ...grpc.CallOption) (*GetItemThreadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetItemThreadResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetItemThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) CheckReplyPermission(ctx context.Context, in *CheckReplyPermissionRequest, opts ...grpc.CallOption) (*CheckReplyPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckReplyPermissionResponse)
+	err := c.cc.Invoke(ctx, MailboxService_CheckReplyPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) IngestMessage(ctx context.Context, in *IngestMessageRequest, opts ...grpc.CallOption) (*IngestMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IngestMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_IngestMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MailboxServiceServer is the server API for MailboxService service.
 // All implementations must embed UnimplementedMailboxServiceServer
 // for forward compatibility.
 //
 // MailboxService runs each user's email inside the CRM and decides who else may
-// read it (DESIGN M1–M7). The user is always the caller, from the bearer token.
+// read it (DESIGN M1–M7). The company and the acting user always come from the
+// bearer token: methods marked "user" act on the calling user's own mail and need
+// a user principal; methods marked "service" need a service principal of the
+// company (the CRM, the sync workers) and name the user in `user_id`.
+// Threads, messages and accounts of other users and of other companies read as
+// NOT_FOUND; another user's thread is reachable only through the detail view of
+// an item it is linked to (M2), never through GetThread or ListThreads (M1).
 type MailboxServiceServer interface {
 	// GetMailSettings returns the calling user's mail settings (defaults when never set).
 	GetMailSettings(context.Context, *GetMailSettingsRequest) (*GetMailSettingsResponse, error)
 	// UpdateMailSettings changes the calling user's mail settings; update_mask paths:
 	// "default_sharing", "two_way_sync".
 	UpdateMailSettings(context.Context, *UpdateMailSettingsRequest) (*UpdateMailSettingsResponse, error)
+	// CreateMailAccount connects a mailbox. ALREADY_EXISTS when the user has an account with that address.
+	CreateMailAccount(context.Context, *CreateMailAccountRequest) (*CreateMailAccountResponse, error)
+	// GetMailAccount returns one of the caller's accounts.
+	GetMailAccount(context.Context, *GetMailAccountRequest) (*GetMailAccountResponse, error)
+	// ListMailAccounts lists the caller's accounts by id.
+	ListMailAccounts(context.Context, *ListMailAccountsRequest) (*ListMailAccountsResponse, error)
+	// UpdateMailAccount changes an account; update_mask paths: "email_address", "display_name", "imap",
+	// "smtp", "username", "auth_kind", "secret" (the request's secret field; empty clears it), "sync_options".
+	UpdateMailAccount(context.Context, *UpdateMailAccountRequest) (*UpdateMailAccountResponse, error)
+	// DeleteMailAccount disconnects an account and erases its secret; its messages stay.
+	DeleteMailAccount(context.Context, *DeleteMailAccountRequest) (*DeleteMailAccountResponse, error)
+	// SetUserAddresses replaces a user's verified addresses (service).
+	SetUserAddresses(context.Context, *SetUserAddressesRequest) (*SetUserAddressesResponse, error)
+	// ListUserAddresses lists a user's addresses (user: own; service: any user of the company).
+	ListUserAddresses(context.Context, *ListUserAddressesRequest) (*ListUserAddressesResponse, error)
+	// UpsertPerson creates or replaces a person with its emails (stored lower-case).
+	UpsertPerson(context.Context, *UpsertPersonRequest) (*UpsertPersonResponse, error)
+	// DeletePerson removes a person and its emails; threads stop being linked to it. Idempotent.
+	DeletePerson(context.Context, *DeletePersonRequest) (*DeletePersonResponse, error)
+	// UpsertDeal creates or replaces a deal's status and persons.
+	UpsertDeal(context.Context, *UpsertDealRequest) (*UpsertDealResponse, error)
+	// DeleteDeal marks a deal deleted: it never receives new links. Existing links stay. Idempotent.
+	DeleteDeal(context.Context, *DeleteDealRequest) (*DeleteDealResponse, error)
+	// ListThreads lists a folder, most recent first.
+	ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error)
+	// GetThread returns one of the caller's threads.
+	GetThread(context.Context, *GetThreadRequest) (*GetThreadResponse, error)
+	// ListThreadMessages lists a thread's messages, oldest first.
+	ListThreadMessages(context.Context, *ListThreadMessagesRequest) (*ListThreadMessagesResponse, error)
+	// GetMessage returns one message with its bodies and attachment metadata.
+	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
+	// UpdateThread changes flags; update_mask paths: "read", "archived", "shared".
+	UpdateThread(context.Context, *UpdateThreadRequest) (*UpdateThreadResponse, error)
+	// ShareThreads shares up to 1,000 of the caller's threads, all or nothing (M3).
+	ShareThreads(context.Context, *ShareThreadsRequest) (*ShareThreadsResponse, error)
+	// UnshareThreads makes up to 1,000 of the caller's threads private at once, all or nothing (M3).
+	UnshareThreads(context.Context, *UnshareThreadsRequest) (*UnshareThreadsResponse, error)
+	// LinkThread links a thread to a deal or a lead the caller can see (M7).
+	LinkThread(context.Context, *LinkThreadRequest) (*LinkThreadResponse, error)
+	// UnlinkThread removes the deal or lead link; later messages do not link it automatically again.
+	UnlinkThread(context.Context, *UnlinkThreadRequest) (*UnlinkThreadResponse, error)
+	// DeleteThread deletes a thread and its messages for good: gone from every view, no restore (M6).
+	DeleteThread(context.Context, *DeleteThreadRequest) (*DeleteThreadResponse, error)
+	// ListItemThreads lists the threads linked to an item: the caller's own, and other users' shared
+	// threads when the caller can see the item (asked of visibility; UNAVAILABLE when it cannot answer).
+	ListItemThreads(context.Context, *ListItemThreadsRequest) (*ListItemThreadsResponse, error)
+	// GetItemThread returns one thread of an item's detail view with its messages.
+	GetItemThread(context.Context, *GetItemThreadRequest) (*GetItemThreadResponse, error)
+	// CheckReplyPermission tells whether the caller may reply to or forward a thread (user, M5).
+	CheckReplyPermission(context.Context, *CheckReplyPermissionRequest) (*CheckReplyPermissionResponse, error)
+	// IngestMessage stores one raw message in a user's mailbox: parse, de-duplicate, thread, link (service).
+	// The path of IMAP sync and Smart Bcc.
+	IngestMessage(context.Context, *IngestMessageRequest) (*IngestMessageResponse, error)
 	mustEmbedUnimplementedMailboxServiceServer()
 }
 
@@ -92,6 +485,81 @@ func (UnimplementedMailboxServiceServer) GetMailSettings(context.Context, *GetMa
 }
 func (UnimplementedMailboxServiceServer) UpdateMailSettings(context.Context, *UpdateMailSettingsRequest) (*UpdateMailSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateMailSettings not implemented")
+}
+func (UnimplementedMailboxServiceServer) CreateMailAccount(context.Context, *CreateMailAccountRequest) (*CreateMailAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMailAccount not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMailAccount(context.Context, *GetMailAccountRequest) (*GetMailAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMailAccount not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListMailAccounts(context.Context, *ListMailAccountsRequest) (*ListMailAccountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMailAccounts not implemented")
+}
+func (UnimplementedMailboxServiceServer) UpdateMailAccount(context.Context, *UpdateMailAccountRequest) (*UpdateMailAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateMailAccount not implemented")
+}
+func (UnimplementedMailboxServiceServer) DeleteMailAccount(context.Context, *DeleteMailAccountRequest) (*DeleteMailAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMailAccount not implemented")
+}
+func (UnimplementedMailboxServiceServer) SetUserAddresses(context.Context, *SetUserAddressesRequest) (*SetUserAddressesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetUserAddresses not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListUserAddresses(context.Context, *ListUserAddressesRequest) (*ListUserAddressesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUserAddresses not implemented")
+}
+func (UnimplementedMailboxServiceServer) UpsertPerson(context.Context, *UpsertPersonRequest) (*UpsertPersonResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertPerson not implemented")
+}
+func (UnimplementedMailboxServiceServer) DeletePerson(context.Context, *DeletePersonRequest) (*DeletePersonResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePerson not implemented")
+}
+func (UnimplementedMailboxServiceServer) UpsertDeal(context.Context, *UpsertDealRequest) (*UpsertDealResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertDeal not implemented")
+}
+func (UnimplementedMailboxServiceServer) DeleteDeal(context.Context, *DeleteDealRequest) (*DeleteDealResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDeal not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListThreads not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetThread(context.Context, *GetThreadRequest) (*GetThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListThreadMessages(context.Context, *ListThreadMessagesRequest) (*ListThreadMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListThreadMessages not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) UpdateThread(context.Context, *UpdateThreadRequest) (*UpdateThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) ShareThreads(context.Context, *ShareThreadsRequest) (*ShareThreadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ShareThreads not implemented")
+}
+func (UnimplementedMailboxServiceServer) UnshareThreads(context.Context, *UnshareThreadsRequest) (*UnshareThreadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnshareThreads not implemented")
+}
+func (UnimplementedMailboxServiceServer) LinkThread(context.Context, *LinkThreadRequest) (*LinkThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LinkThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) UnlinkThread(context.Context, *UnlinkThreadRequest) (*UnlinkThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnlinkThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) DeleteThread(context.Context, *DeleteThreadRequest) (*DeleteThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListItemThreads(context.Context, *ListItemThreadsRequest) (*ListItemThreadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListItemThreads not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetItemThread(context.Context, *GetItemThreadRequest) (*GetItemThreadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetItemThread not implemented")
+}
+func (UnimplementedMailboxServiceServer) CheckReplyPermission(context.Context, *CheckReplyPermissionRequest) (*CheckReplyPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckReplyPermission not implemented")
+}
+func (UnimplementedMailboxServiceServer) IngestMessage(context.Context, *IngestMessageRequest) (*IngestMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IngestMessage not implemented")
 }
 func (UnimplementedMailboxServiceServer) mustEmbedUnimplementedMailboxServiceServer() {}
 func (UnimplementedMailboxServiceServer) testEmbeddedByValue()                        {}
@@ -150,6 +618,456 @@ func _MailboxService_UpdateMailSettings_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MailboxService_CreateMailAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMailAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).CreateMailAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_CreateMailAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).CreateMailAccount(ctx, req.(*CreateMailAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMailAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMailAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMailAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMailAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMailAccount(ctx, req.(*GetMailAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListMailAccounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMailAccountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListMailAccounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListMailAccounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListMailAccounts(ctx, req.(*ListMailAccountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UpdateMailAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateMailAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UpdateMailAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UpdateMailAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UpdateMailAccount(ctx, req.(*UpdateMailAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_DeleteMailAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMailAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).DeleteMailAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_DeleteMailAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).DeleteMailAccount(ctx, req.(*DeleteMailAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_SetUserAddresses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetUserAddressesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).SetUserAddresses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_SetUserAddresses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).SetUserAddresses(ctx, req.(*SetUserAddressesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListUserAddresses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUserAddressesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListUserAddresses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListUserAddresses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListUserAddresses(ctx, req.(*ListUserAddressesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UpsertPerson_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertPersonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UpsertPerson(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UpsertPerson_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UpsertPerson(ctx, req.(*UpsertPersonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_DeletePerson_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePersonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).DeletePerson(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_DeletePerson_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).DeletePerson(ctx, req.(*DeletePersonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UpsertDeal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertDealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UpsertDeal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UpsertDeal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UpsertDeal(ctx, req.(*UpsertDealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_DeleteDeal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).DeleteDeal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_DeleteDeal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).DeleteDeal(ctx, req.(*DeleteDealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListThreads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListThreadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListThreads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListThreads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListThreads(ctx, req.(*ListThreadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetThread(ctx, req.(*GetThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListThreadMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListThreadMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListThreadMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListThreadMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListThreadMessages(ctx, req.(*ListThreadMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMessage(ctx, req.(*GetMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UpdateThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UpdateThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UpdateThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UpdateThread(ctx, req.(*UpdateThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ShareThreads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShareThreadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ShareThreads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ShareThreads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ShareThreads(ctx, req.(*ShareThreadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UnshareThreads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnshareThreadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UnshareThreads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UnshareThreads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UnshareThreads(ctx, req.(*UnshareThreadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_LinkThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LinkThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).LinkThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_LinkThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).LinkThread(ctx, req.(*LinkThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_UnlinkThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnlinkThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).UnlinkThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_UnlinkThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).UnlinkThread(ctx, req.(*UnlinkThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_DeleteThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).DeleteThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_DeleteThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).DeleteThread(ctx, req.(*DeleteThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListItemThreads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListItemThreadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListItemThreads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListItemThreads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListItemThreads(ctx, req.(*ListItemThreadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetItemThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetItemThreadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetItemThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetItemThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetItemThread(ctx, req.(*GetItemThreadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_CheckReplyPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckReplyPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).CheckReplyPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_CheckReplyPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).CheckReplyPermission(ctx, req.(*CheckReplyPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_IngestMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IngestMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).IngestMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_IngestMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).IngestMessage(ctx, req.(*IngestMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MailboxService_ServiceDesc is the grpc.ServiceDesc for MailboxService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -164,6 +1082,106 @@ var MailboxService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateMailSettings",
 			Handler:    _MailboxService_UpdateMailSettings_Handler,
+		},
+		{
+			MethodName: "CreateMailAccount",
+			Handler:    _MailboxService_CreateMailAccount_Handler,
+		},
+		{
+			MethodName: "GetMailAccount",
+			Handler:    _MailboxService_GetMailAccount_Handler,
+		},
+		{
+			MethodName: "ListMailAccounts",
+			Handler:    _MailboxService_ListMailAccounts_Handler,
+		},
+		{
+			MethodName: "UpdateMailAccount",
+			Handler:    _MailboxService_UpdateMailAccount_Handler,
+		},
+		{
+			MethodName: "DeleteMailAccount",
+			Handler:    _MailboxService_DeleteMailAccount_Handler,
+		},
+		{
+			MethodName: "SetUserAddresses",
+			Handler:    _MailboxService_SetUserAddresses_Handler,
+		},
+		{
+			MethodName: "ListUserAddresses",
+			Handler:    _MailboxService_ListUserAddresses_Handler,
+		},
+		{
+			MethodName: "UpsertPerson",
+			Handler:    _MailboxService_UpsertPerson_Handler,
+		},
+		{
+			MethodName: "DeletePerson",
+			Handler:    _MailboxService_DeletePerson_Handler,
+		},
+		{
+			MethodName: "UpsertDeal",
+			Handler:    _MailboxService_UpsertDeal_Handler,
+		},
+		{
+			MethodName: "DeleteDeal",
+			Handler:    _MailboxService_DeleteDeal_Handler,
+		},
+		{
+			MethodName: "ListThreads",
+			Handler:    _MailboxService_ListThreads_Handler,
+		},
+		{
+			MethodName: "GetThread",
+			Handler:    _MailboxService_GetThread_Handler,
+		},
+		{
+			MethodName: "ListThreadMessages",
+			Handler:    _MailboxService_ListThreadMessages_Handler,
+		},
+		{
+			MethodName: "GetMessage",
+			Handler:    _MailboxService_GetMessage_Handler,
+		},
+		{
+			MethodName: "UpdateThread",
+			Handler:    _MailboxService_UpdateThread_Handler,
+		},
+		{
+			MethodName: "ShareThreads",
+			Handler:    _MailboxService_ShareThreads_Handler,
+		},
+		{
+			MethodName: "UnshareThreads",
+			Handler:    _MailboxService_UnshareThreads_Handler,
+		},
+		{
+			MethodName: "LinkThread",
+			Handler:    _MailboxService_LinkThread_Handler,
+		},
+		{
+			MethodName: "UnlinkThread",
+			Handler:    _MailboxService_UnlinkThread_Handler,
+		},
+		{
+			MethodName: "DeleteThread",
+			Handler:    _MailboxService_DeleteThread_Handler,
+		},
+		{
+			MethodName: "ListItemThreads",
+			Handler:    _MailboxService_ListItemThreads_Handler,
+		},
+		{
+			MethodName: "GetItemThread",
+			Handler:    _MailboxService_GetItemThread_Handler,
+		},
+		{
+			MethodName: "CheckReplyPermission",
+			Handler:    _MailboxService_CheckReplyPermission_Handler,
+		},
+		{
+			MethodName: "IngestMessage",
+			Handler:    _MailboxService_IngestMessage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,103 @@
+// Package mailbox is the mailbox service: each user's email inside the CRM
+// (DESIGN M1–M7, S1–S6). Service wires it; the binary is cmd/mailbox.
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sightline/sightline/pkg/cli"
+	"github.com/sightline/sightline/pkg/config"
+	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
+	"github.com/sightline/sightline/pkg/grpcclient"
+	"github.com/sightline/sightline/pkg/secretbox"
+	"github.com/sightline/sightline/services/mailbox/internal/server"
+	"github.com/sightline/sightline/services/mailbox/internal/store"
+	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
+	"github.com/sightline/sightline/services/mailbox/migrations"
+)
+
+// settings are the mailbox's own flags.
+type settings struct {
+	secretKeys        string
+	visibilityAddr    string
+	visibilityTimeout time.Duration
+
+	box *secretbox.Box // parsed from secretKeys by validate; nil when empty
+}
+
+func (s *settings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.secretKeys, "secret-keys", "",
+		"keys sealing mail account secrets: kid=base64(32 bytes), comma-separated; the first seals, all open (rotation). "+
+			"Empty: accounts cannot store a secret")
+	fs.StringVar(&s.visibilityAddr, "visibility-addr", "127.0.0.1:50051", "gRPC address of the visibility service")
+	fs.DurationVar(&s.visibilityTimeout, "visibility-timeout", 2*time.Second, "deadline of each call to the visibility service")
+}
+
+func (s *settings) validate() error {
+	var errs []error
+	if s.secretKeys != "" {
+		box, err := secretbox.ParseKeys(s.secretKeys)
+		if err != nil {
+			errs = append(errs, config.Invalid("secret-keys", "%v", err))
+		}
+		s.box = box
+	}
+	if _, port, err := net.SplitHostPort(s.visibilityAddr); err != nil || port == "" {
+		errs = append(errs, config.Invalid("visibility-addr", "%q is not host:port", s.visibilityAddr))
+	}
+	if s.visibilityTimeout < 10*time.Millisecond || s.visibilityTimeout > time.Minute {
+		errs = append(errs, config.Invalid("visibility-timeout", "%s is not between 10ms and 1m", s.visibilityTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Service wires the mailbox: the binary runs it with cli.Main,
+// tests in-process with cli.Run (see pkg/servicetest).
+func Service() cli.Service { return service(nil) }
+
+// ServiceWithVisibility is Service with the visibility dependency replaced
+// (tests use visibilityclient.Table); --visibility-addr is then unused.
+func ServiceWithVisibility(vis visibilityclient.Checker) cli.Service { return service(vis) }
+
+func service(vis visibilityclient.Checker) cli.Service {
+	var s settings
+	return cli.Service{
+		Name:       "mailbox",
+		Schema:     "mailbox",
+		Migrations: migrations.FS,
+		Defaults: config.Defaults{
+			GRPCAddr:        "127.0.0.1:50052",
+			MetricsAddr:     "127.0.0.1:9092",
+			MaxRecvMsgBytes: 32 << 20, // raw messages up to the 25 MiB ingest limit
+		},
+		Flags:    s.register,
+		Validate: s.validate,
+		Wire: func(_ context.Context, d cli.Deps) (func(), error) {
+			var cleanup func()
+			checker := vis
+			if checker == nil {
+				conn, err := grpcclient.Dial(s.visibilityAddr,
+					grpcclient.WithDefaultTimeout(s.visibilityTimeout),
+					grpcclient.WithRegisterer(d.Registry))
+				if err != nil {
+					return nil, err
+				}
+				cleanup = func() { _ = conn.Close() }
+				checker = visibilityclient.NewGRPC(conn, s.visibilityTimeout)
+			}
+			if s.box == nil {
+				d.Logger.Warn("no secret keys configured (SECRET_KEYS): mail accounts cannot store a secret")
+			} else {
+				d.Logger.Info("secret keys loaded", zap.String("sealing_key_id", s.box.SealingKeyID()))
+			}
+			mailboxv1.RegisterMailboxServiceServer(d.Server, server.New(store.New(d.Pool), checker, s.box))
+			return cleanup, nil
+		},
+	}
+}
