@@ -191,7 +191,6 @@ func (s *Server) DeactivateUser(ctx context.Context, req *visibilityv1.Deactivat
 	return &visibilityv1.DeactivateUserResponse{User: userPB(u), Version: version}, nil
 }
 
-
 // CreateGroup creates a group within the plan's limit (V4).
 func (s *Server) CreateGroup(ctx context.Context, req *visibilityv1.CreateGroupRequest) (*visibilityv1.CreateGroupResponse, error) {
 	p := caller(ctx)
