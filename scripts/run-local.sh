@@ -19,6 +19,7 @@
 #                              under /root, say), the cluster goes to /tmp/sightline-<uid>-<hash>/
 #                              instead (one per checkout), and so does its log.
 #   .local/auth-keys           the development token key (dev=hs256:..., generated once, mode 600)
+#   .local/secret-keys         the development key sealing mail secrets (mailbox SECRET_KEYS, mode 600)
 #   .local/bin/                the binaries
 #   .local/*.log               service and PostgreSQL logs
 #
@@ -337,6 +338,14 @@ if [[ ! -s $keys_file ]]; then
 fi
 chmod 600 "$keys_file"
 auth_keys=$(<"$keys_file")
+# The key that seals mail provider secrets at rest (mailbox's SECRET_KEYS).
+secret_keys_file=$state/secret-keys
+if [[ ! -s $secret_keys_file ]]; then
+	log "generating the development secret-sealing key $secret_keys_file"
+	(umask 077 && printf 'dev=%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$secret_keys_file")
+fi
+chmod 600 "$secret_keys_file"
+secret_keys=$(<"$secret_keys_file")
 
 command -v go >/dev/null || die "go is not on PATH: install Go $(sed -n 's/^go //p' go.mod) (https://go.dev/doc/install)"
 pkgs=()
@@ -351,8 +360,9 @@ done
 ########################################################################### services
 for svc in "${services[@]}"; do
 	# setsid: a Ctrl-C reaches this script only, which then stops the services
-	# before PostgreSQL. AUTH_KEYS goes by environment so that ps does not show it.
-	AUTH_KEYS=$auth_keys setsid "$bin/$svc" serve \
+	# before PostgreSQL. Keys go by environment so that ps does not show them;
+	# mailbox reads SECRET_KEYS and VISIBILITY_ADDR, visibility ignores them.
+	AUTH_KEYS=$auth_keys SECRET_KEYS=$secret_keys VISIBILITY_ADDR=${grpc_addr[visibility]} setsid "$bin/$svc" serve \
 		--grpc-addr "${grpc_addr[$svc]}" --metrics-addr "${metrics_addr[$svc]}" \
 		--database-url "$DATABASE_URL" --log-format console \
 		</dev/null >"$state/$svc.log" 2>&1 9>&- &
