@@ -104,7 +104,7 @@ func (f *Filter) Allows(it *Item) bool {
 }
 
 // Filter returns what viewer may see of items of type t; see [Filter] for
-// how to apply it. It agrees with [Snapshot.Decide] on every item of type t,
+// how to apply it. The Owners slices are shared with other callers: read only. It agrees with [Snapshot.Decide] on every item of type t,
 // whether or not its owner is a user of the company. It costs O(k log k) for
 // the k owners listed.
 func (s *Snapshot) Filter(viewer UserID, t ItemType) Filter {
@@ -125,6 +125,16 @@ func (s *Snapshot) Filter(viewer UserID, t ItemType) Filter {
 		f.HiddenPipelines = slices.Clone(s.hidden[vg])
 	}
 
+	f.Owners = *s.ownerSets(vg)
+	return f
+}
+
+// ownerSets returns the Filter owner sets of group vg, built on first use and
+// shared afterwards (the snapshot is immutable, so they never change).
+func (s *Snapshot) ownerSets(vg int32) *[3][]UserID {
+	if sets := s.owners[vg].Load(); sets != nil {
+		return sets
+	}
 	// Members of vg's subtree are users[memStart[vg]:memStart[end[vg]]];
 	// those of vg itself come first.
 	own, sub, end := s.memStart[vg], s.memStart[vg+1], s.memStart[s.end[vg]]
@@ -137,6 +147,8 @@ func (s *Snapshot) Filter(viewer UserID, t ItemType) Filter {
 	slices.Sort(desc)
 	slices.Sort(withOwn)
 	slices.Sort(withAnc)
-	f.Owners = [3][]UserID{desc, withOwn, withAnc}
-	return f
+	sets := &[3][]UserID{desc, withOwn, withAnc}
+	s.owners[vg].CompareAndSwap(nil, sets) // a concurrent builder's equal sets may win
+	return s.owners[vg].Load()
 }
+

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 )
 
 // Errors returned by [Build], wrapped with the offending ids; test them with
@@ -47,6 +48,10 @@ type Snapshot struct {
 	userIdx  map[UserID]int32 // id → index in users
 	memStart []int32          // users of group i: users[memStart[i]:memStart[i+1]]
 	byID     []int32          // indexes into users, by ascending user id
+
+	// owners[g] caches the owner sets of Filter for viewers in group g: they
+	// depend on the group alone, so each is built once per snapshot.
+	owners []atomic.Pointer[[3][]UserID]
 }
 
 type user struct {
@@ -194,6 +199,7 @@ func Build(c Company) (*Snapshot, error) {
 	})
 	s.userIdx = make(map[UserID]int32, len(s.users))
 	s.memStart = make([]int32, n+1)
+	s.owners = make([]atomic.Pointer[[3][]UserID], n)
 	for i, u := range s.users {
 		if _, dup := s.userIdx[u.ID]; dup {
 			return nil, fmt.Errorf("%w: %d", ErrDuplicateUser, u.ID)
