@@ -165,7 +165,9 @@ func serveCmd(ctx context.Context, svc Service, base *config.Base, logTo io.Writ
 	log = log.With(zap.String("service", svc.Name))
 
 	var cleanups cleanupStack
-	defer cleanups.run(log)
+	// A closure: "defer cleanups.run(log)" would evaluate the (still empty)
+	// stack now and run nothing.
+	defer func() { cleanups.run(log) }()
 
 	if base.MigrateOnStart {
 		from, to, err := pg.Migrate(ctx, base.DatabaseURL, svc.Schema, svc.Migrations)

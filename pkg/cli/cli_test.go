@@ -149,3 +149,24 @@ func waitHealth(t *testing.T, conn *grpc.ClientConn, want healthpb.HealthCheckRe
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWireContextEndsAndCleanupRunsAtShutdown: background work stops with
+// the Wire context, and the service's cleanup runs after it (regression: the
+// cleanup stack was evaluated when deferred and ran nothing).
+func TestWireContextEndsAndCleanupRunsAtShutdown(t *testing.T) {
+	url := pgtest.NewCluster(t).CreateDatabase(t)
+	s := svc()
+	wireDone := make(chan struct{})
+	var order []string
+	s.Wire = func(ctx context.Context, _ cli.Deps) (func(), error) {
+		go func() { <-ctx.Done(); order = append(order, "ctx done"); close(wireDone) }()
+		return func() { <-wireDone; order = append(order, "cleanup") }, nil
+	}
+	in := servicetest.Start(t, s, servicetest.Options{DatabaseURL: url})
+	if err := in.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, ",") != "ctx done,cleanup" {
+		t.Fatalf("shutdown order %v, want the Wire context ended, then the cleanup", order)
+	}
+}

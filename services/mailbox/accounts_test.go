@@ -99,6 +99,8 @@ func TestConfig_BadMailboxSettingsStopTheStart(t *testing.T) {
 		{"secret key too short", "--secret-keys", "k1=c2hvcnQ=", "SECRET_KEYS (--secret-keys)"},
 		{"visibility address", "--visibility-addr", "nohostport", "VISIBILITY_ADDR (--visibility-addr)"},
 		{"visibility timeout", "--visibility-timeout", "0s", "VISIBILITY_TIMEOUT (--visibility-timeout)"},
+		{"smtp address", "--smtp-addr", "nohostport", "SMTP_ADDR (--smtp-addr)"},
+		{"smart bcc domain", "--smartbcc-domain", "not a domain", "SMARTBCC_DOMAIN (--smartbcc-domain)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

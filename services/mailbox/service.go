@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,6 +19,7 @@ import (
 	"github.com/sightline/sightline/pkg/grpcclient"
 	"github.com/sightline/sightline/pkg/secretbox"
 	"github.com/sightline/sightline/services/mailbox/internal/server"
+	"github.com/sightline/sightline/services/mailbox/internal/smartbcc"
 	"github.com/sightline/sightline/services/mailbox/internal/store"
 	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
 	"github.com/sightline/sightline/services/mailbox/migrations"
@@ -27,6 +30,8 @@ type settings struct {
 	secretKeys        string
 	visibilityAddr    string
 	visibilityTimeout time.Duration
+	smtpAddr          string
+	smartBccDomain    string
 
 	box *secretbox.Box // parsed from secretKeys by validate; nil when empty
 }
@@ -37,6 +42,8 @@ func (s *settings) register(fs *flag.FlagSet) {
 			"Empty: accounts cannot store a secret")
 	fs.StringVar(&s.visibilityAddr, "visibility-addr", "127.0.0.1:50051", "gRPC address of the visibility service")
 	fs.DurationVar(&s.visibilityTimeout, "visibility-timeout", 2*time.Second, "deadline of each call to the visibility service")
+	fs.StringVar(&s.smtpAddr, "smtp-addr", "", "host:port of the Smart Bcc SMTP listener (S4); empty: disabled")
+	fs.StringVar(&s.smartBccDomain, "smartbcc-domain", smartbcc.DefaultDomain, "domain of the companies' Smart Bcc addresses")
 }
 
 func (s *settings) validate() error {
@@ -53,6 +60,15 @@ func (s *settings) validate() error {
 	}
 	if s.visibilityTimeout < 10*time.Millisecond || s.visibilityTimeout > time.Minute {
 		errs = append(errs, config.Invalid("visibility-timeout", "%s is not between 10ms and 1m", s.visibilityTimeout))
+	}
+	if s.smtpAddr != "" {
+		if _, _, err := net.SplitHostPort(s.smtpAddr); err != nil {
+			errs = append(errs, config.Invalid("smtp-addr", "%q is not host:port", s.smtpAddr))
+		}
+	}
+	s.smartBccDomain = strings.ToLower(strings.TrimSpace(s.smartBccDomain))
+	if s.smartBccDomain == "" || strings.ContainsAny(s.smartBccDomain, "@ <>\t") || !strings.Contains(s.smartBccDomain, ".") {
+		errs = append(errs, config.Invalid("smartbcc-domain", "%q is not a domain name", s.smartBccDomain))
 	}
 	return errors.Join(errs...)
 }
@@ -78,8 +94,13 @@ func service(vis visibilityclient.Checker) cli.Service {
 		},
 		Flags:    s.register,
 		Validate: s.validate,
-		Wire: func(_ context.Context, d cli.Deps) (func(), error) {
-			var cleanup func()
+		Wire: func(ctx context.Context, d cli.Deps) (func(), error) {
+			var cleanups []func()
+			cleanup := func() {
+				for i := len(cleanups) - 1; i >= 0; i-- {
+					cleanups[i]()
+				}
+			}
 			checker := vis
 			if checker == nil {
 				conn, err := grpcclient.Dial(s.visibilityAddr,
@@ -88,7 +109,7 @@ func service(vis visibilityclient.Checker) cli.Service {
 				if err != nil {
 					return nil, err
 				}
-				cleanup = func() { _ = conn.Close() }
+				cleanups = append(cleanups, func() { _ = conn.Close() })
 				checker = visibilityclient.NewGRPC(conn, s.visibilityTimeout)
 			}
 			if s.box == nil {
@@ -96,8 +117,51 @@ func service(vis visibilityclient.Checker) cli.Service {
 			} else {
 				d.Logger.Info("secret keys loaded", zap.String("sealing_key_id", s.box.SealingKeyID()))
 			}
-			mailboxv1.RegisterMailboxServiceServer(d.Server, server.New(store.New(d.Pool), checker, s.box))
+			st := store.New(d.Pool)
+			srv := server.New(st, checker, s.box)
+			srv.SetSmartBccDomain(s.smartBccDomain)
+			mailboxv1.RegisterMailboxServiceServer(d.Server, srv)
+			if s.smtpAddr != "" {
+				stop, err := startSmartBcc(ctx, &s, st, d.Logger)
+				if err != nil {
+					cleanup()
+					return nil, err
+				}
+				cleanups = append(cleanups, stop)
+			}
 			return cleanup, nil
 		},
 	}
+}
+
+// startSmartBcc listens on --smtp-addr and serves Smart Bcc (S4) until ctx
+// ends; the returned func waits until the listener has stopped.
+func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.Logger) (func(), error) {
+	lis, err := net.Listen("tcp", s.smtpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("smart bcc: %w", err)
+	}
+	log = log.With(zap.String("component", "smartbcc"))
+	bcc := smartbcc.New(smartbcc.StoreBackend{Store: st}, smartbcc.Config{Domain: s.smartBccDomain, Logger: log})
+	log.Info("smart bcc SMTP listening", zap.String("addr", lis.Addr().String()), zap.String("domain", s.smartBccDomain))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := bcc.Serve(lis); err != nil {
+			log.Error("smart bcc SMTP failed", zap.Error(err))
+		}
+	}()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := bcc.Shutdown(sctx); err != nil {
+			log.Warn("smart bcc SMTP shutdown", zap.Error(err))
+		}
+		<-served
+		log.Info("smart bcc SMTP stopped")
+	}()
+	return func() { <-stopped }, nil
 }

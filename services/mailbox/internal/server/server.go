@@ -26,6 +26,8 @@ type Server struct {
 	vis   visibilityclient.Checker
 	box   *secretbox.Box // nil: no SECRET_KEYS, secrets cannot be stored
 	now   func() time.Time
+
+	smartBccDomain string // "": DefaultSmartBccDomain
 }
 
 // New returns the handlers over st. vis answers what the caller can see

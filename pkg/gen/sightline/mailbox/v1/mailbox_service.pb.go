@@ -1037,6 +1037,87 @@ func (x *ListUserAddressesResponse) GetEmailAddresses() []string {
 	return nil
 }
 
+type GetSmartBccAddressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSmartBccAddressRequest) Reset() {
+	*x = GetSmartBccAddressRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSmartBccAddressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSmartBccAddressRequest) ProtoMessage() {}
+
+func (x *GetSmartBccAddressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSmartBccAddressRequest.ProtoReflect.Descriptor instead.
+func (*GetSmartBccAddressRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{19}
+}
+
+type GetSmartBccAddressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "<token>@<smart bcc domain>", lower-case.
+	EmailAddress  string `protobuf:"bytes,1,opt,name=email_address,json=emailAddress,proto3" json:"email_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSmartBccAddressResponse) Reset() {
+	*x = GetSmartBccAddressResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSmartBccAddressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSmartBccAddressResponse) ProtoMessage() {}
+
+func (x *GetSmartBccAddressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSmartBccAddressResponse.ProtoReflect.Descriptor instead.
+func (*GetSmartBccAddressResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetSmartBccAddressResponse) GetEmailAddress() string {
+	if x != nil {
+		return x.EmailAddress
+	}
+	return ""
+}
+
 type UpsertPersonRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	PersonId int64                  `protobuf:"varint,1,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
@@ -1051,7 +1132,7 @@ type UpsertPersonRequest struct {
 
 func (x *UpsertPersonRequest) Reset() {
 	*x = UpsertPersonRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1144,7 @@ func (x *UpsertPersonRequest) String() string {
 func (*UpsertPersonRequest) ProtoMessage() {}
 
 func (x *UpsertPersonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[19]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1157,7 @@ func (x *UpsertPersonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertPersonRequest.ProtoReflect.Descriptor instead.
 func (*UpsertPersonRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{19}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpsertPersonRequest) GetPersonId() int64 {
@@ -1116,7 +1197,7 @@ type UpsertPersonResponse struct {
 
 func (x *UpsertPersonResponse) Reset() {
 	*x = UpsertPersonResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1209,7 @@ func (x *UpsertPersonResponse) String() string {
 func (*UpsertPersonResponse) ProtoMessage() {}
 
 func (x *UpsertPersonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[20]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1222,7 @@ func (x *UpsertPersonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertPersonResponse.ProtoReflect.Descriptor instead.
 func (*UpsertPersonResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{20}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpsertPersonResponse) GetCreated() bool {
@@ -1160,7 +1241,7 @@ type DeletePersonRequest struct {
 
 func (x *DeletePersonRequest) Reset() {
 	*x = DeletePersonRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1253,7 @@ func (x *DeletePersonRequest) String() string {
 func (*DeletePersonRequest) ProtoMessage() {}
 
 func (x *DeletePersonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[21]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1266,7 @@ func (x *DeletePersonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePersonRequest.ProtoReflect.Descriptor instead.
 func (*DeletePersonRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{21}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeletePersonRequest) GetPersonId() int64 {
@@ -1205,7 +1286,7 @@ type DeletePersonResponse struct {
 
 func (x *DeletePersonResponse) Reset() {
 	*x = DeletePersonResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1298,7 @@ func (x *DeletePersonResponse) String() string {
 func (*DeletePersonResponse) ProtoMessage() {}
 
 func (x *DeletePersonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[22]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1311,7 @@ func (x *DeletePersonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePersonResponse.ProtoReflect.Descriptor instead.
 func (*DeletePersonResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{22}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeletePersonResponse) GetDeleted() bool {
@@ -1252,7 +1333,7 @@ type UpsertDealRequest struct {
 
 func (x *UpsertDealRequest) Reset() {
 	*x = UpsertDealRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1345,7 @@ func (x *UpsertDealRequest) String() string {
 func (*UpsertDealRequest) ProtoMessage() {}
 
 func (x *UpsertDealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[23]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1358,7 @@ func (x *UpsertDealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertDealRequest.ProtoReflect.Descriptor instead.
 func (*UpsertDealRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{23}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpsertDealRequest) GetDealId() int64 {
@@ -1310,7 +1391,7 @@ type UpsertDealResponse struct {
 
 func (x *UpsertDealResponse) Reset() {
 	*x = UpsertDealResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1403,7 @@ func (x *UpsertDealResponse) String() string {
 func (*UpsertDealResponse) ProtoMessage() {}
 
 func (x *UpsertDealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[24]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1416,7 @@ func (x *UpsertDealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertDealResponse.ProtoReflect.Descriptor instead.
 func (*UpsertDealResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{24}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpsertDealResponse) GetCreated() bool {
@@ -1354,7 +1435,7 @@ type DeleteDealRequest struct {
 
 func (x *DeleteDealRequest) Reset() {
 	*x = DeleteDealRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1447,7 @@ func (x *DeleteDealRequest) String() string {
 func (*DeleteDealRequest) ProtoMessage() {}
 
 func (x *DeleteDealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[25]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1460,7 @@ func (x *DeleteDealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDealRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDealRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{25}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteDealRequest) GetDealId() int64 {
@@ -1397,7 +1478,7 @@ type DeleteDealResponse struct {
 
 func (x *DeleteDealResponse) Reset() {
 	*x = DeleteDealResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1490,7 @@ func (x *DeleteDealResponse) String() string {
 func (*DeleteDealResponse) ProtoMessage() {}
 
 func (x *DeleteDealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[26]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1503,7 @@ func (x *DeleteDealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDealResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDealResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{26}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{28}
 }
 
 type ListThreadsRequest struct {
@@ -1438,7 +1519,7 @@ type ListThreadsRequest struct {
 
 func (x *ListThreadsRequest) Reset() {
 	*x = ListThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1531,7 @@ func (x *ListThreadsRequest) String() string {
 func (*ListThreadsRequest) ProtoMessage() {}
 
 func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[27]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1544,7 @@ func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{27}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListThreadsRequest) GetFolder() Folder {
@@ -1498,7 +1579,7 @@ type ListThreadsResponse struct {
 
 func (x *ListThreadsResponse) Reset() {
 	*x = ListThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1591,7 @@ func (x *ListThreadsResponse) String() string {
 func (*ListThreadsResponse) ProtoMessage() {}
 
 func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[28]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1604,7 @@ func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{28}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListThreadsResponse) GetThreads() []*Thread {
@@ -1549,7 +1630,7 @@ type GetThreadRequest struct {
 
 func (x *GetThreadRequest) Reset() {
 	*x = GetThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1642,7 @@ func (x *GetThreadRequest) String() string {
 func (*GetThreadRequest) ProtoMessage() {}
 
 func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1655,7 @@ func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{29}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetThreadRequest) GetThreadId() int64 {
@@ -1593,7 +1674,7 @@ type GetThreadResponse struct {
 
 func (x *GetThreadResponse) Reset() {
 	*x = GetThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1686,7 @@ func (x *GetThreadResponse) String() string {
 func (*GetThreadResponse) ProtoMessage() {}
 
 func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1699,7 @@ func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadResponse.ProtoReflect.Descriptor instead.
 func (*GetThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{30}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetThreadResponse) GetThread() *Thread {
@@ -1642,7 +1723,7 @@ type ListThreadMessagesRequest struct {
 
 func (x *ListThreadMessagesRequest) Reset() {
 	*x = ListThreadMessagesRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1735,7 @@ func (x *ListThreadMessagesRequest) String() string {
 func (*ListThreadMessagesRequest) ProtoMessage() {}
 
 func (x *ListThreadMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1748,7 @@ func (x *ListThreadMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{31}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListThreadMessagesRequest) GetThreadId() int64 {
@@ -1709,7 +1790,7 @@ type ListThreadMessagesResponse struct {
 
 func (x *ListThreadMessagesResponse) Reset() {
 	*x = ListThreadMessagesResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1802,7 @@ func (x *ListThreadMessagesResponse) String() string {
 func (*ListThreadMessagesResponse) ProtoMessage() {}
 
 func (x *ListThreadMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1815,7 @@ func (x *ListThreadMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{32}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListThreadMessagesResponse) GetMessages() []*Message {
@@ -1762,7 +1843,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1855,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +1868,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{33}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetMessageRequest) GetMessageId() int64 {
@@ -1813,7 +1894,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1906,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1919,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{34}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -1860,7 +1941,7 @@ type UpdateThreadRequest struct {
 
 func (x *UpdateThreadRequest) Reset() {
 	*x = UpdateThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +1953,7 @@ func (x *UpdateThreadRequest) String() string {
 func (*UpdateThreadRequest) ProtoMessage() {}
 
 func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +1966,7 @@ func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThreadRequest.ProtoReflect.Descriptor instead.
 func (*UpdateThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{35}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateThreadRequest) GetThread() *Thread {
@@ -1911,7 +1992,7 @@ type UpdateThreadResponse struct {
 
 func (x *UpdateThreadResponse) Reset() {
 	*x = UpdateThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +2004,7 @@ func (x *UpdateThreadResponse) String() string {
 func (*UpdateThreadResponse) ProtoMessage() {}
 
 func (x *UpdateThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2017,7 @@ func (x *UpdateThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThreadResponse.ProtoReflect.Descriptor instead.
 func (*UpdateThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{36}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateThreadResponse) GetThread() *Thread {
@@ -1956,7 +2037,7 @@ type ShareThreadsRequest struct {
 
 func (x *ShareThreadsRequest) Reset() {
 	*x = ShareThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2049,7 @@ func (x *ShareThreadsRequest) String() string {
 func (*ShareThreadsRequest) ProtoMessage() {}
 
 func (x *ShareThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2062,7 @@ func (x *ShareThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ShareThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{37}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ShareThreadsRequest) GetThreadIds() []int64 {
@@ -2000,7 +2081,7 @@ type ShareThreadsResponse struct {
 
 func (x *ShareThreadsResponse) Reset() {
 	*x = ShareThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2093,7 @@ func (x *ShareThreadsResponse) String() string {
 func (*ShareThreadsResponse) ProtoMessage() {}
 
 func (x *ShareThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2106,7 @@ func (x *ShareThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ShareThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{38}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ShareThreadsResponse) GetUpdatedCount() int32 {
@@ -2045,7 +2126,7 @@ type UnshareThreadsRequest struct {
 
 func (x *UnshareThreadsRequest) Reset() {
 	*x = UnshareThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2138,7 @@ func (x *UnshareThreadsRequest) String() string {
 func (*UnshareThreadsRequest) ProtoMessage() {}
 
 func (x *UnshareThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2151,7 @@ func (x *UnshareThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnshareThreadsRequest.ProtoReflect.Descriptor instead.
 func (*UnshareThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{39}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UnshareThreadsRequest) GetThreadIds() []int64 {
@@ -2089,7 +2170,7 @@ type UnshareThreadsResponse struct {
 
 func (x *UnshareThreadsResponse) Reset() {
 	*x = UnshareThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2182,7 @@ func (x *UnshareThreadsResponse) String() string {
 func (*UnshareThreadsResponse) ProtoMessage() {}
 
 func (x *UnshareThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2195,7 @@ func (x *UnshareThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnshareThreadsResponse.ProtoReflect.Descriptor instead.
 func (*UnshareThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{40}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UnshareThreadsResponse) GetUpdatedCount() int32 {
@@ -2142,7 +2223,7 @@ type LinkThreadRequest struct {
 
 func (x *LinkThreadRequest) Reset() {
 	*x = LinkThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2235,7 @@ func (x *LinkThreadRequest) String() string {
 func (*LinkThreadRequest) ProtoMessage() {}
 
 func (x *LinkThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2248,7 @@ func (x *LinkThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkThreadRequest.ProtoReflect.Descriptor instead.
 func (*LinkThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{41}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LinkThreadRequest) GetThreadId() int64 {
@@ -2234,7 +2315,7 @@ type LinkThreadResponse struct {
 
 func (x *LinkThreadResponse) Reset() {
 	*x = LinkThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2327,7 @@ func (x *LinkThreadResponse) String() string {
 func (*LinkThreadResponse) ProtoMessage() {}
 
 func (x *LinkThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2340,7 @@ func (x *LinkThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkThreadResponse.ProtoReflect.Descriptor instead.
 func (*LinkThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{42}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LinkThreadResponse) GetThread() *Thread {
@@ -2278,7 +2359,7 @@ type UnlinkThreadRequest struct {
 
 func (x *UnlinkThreadRequest) Reset() {
 	*x = UnlinkThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2371,7 @@ func (x *UnlinkThreadRequest) String() string {
 func (*UnlinkThreadRequest) ProtoMessage() {}
 
 func (x *UnlinkThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2384,7 @@ func (x *UnlinkThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkThreadRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{43}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UnlinkThreadRequest) GetThreadId() int64 {
@@ -2322,7 +2403,7 @@ type UnlinkThreadResponse struct {
 
 func (x *UnlinkThreadResponse) Reset() {
 	*x = UnlinkThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2415,7 @@ func (x *UnlinkThreadResponse) String() string {
 func (*UnlinkThreadResponse) ProtoMessage() {}
 
 func (x *UnlinkThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2428,7 @@ func (x *UnlinkThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkThreadResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{44}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UnlinkThreadResponse) GetThread() *Thread {
@@ -2366,7 +2447,7 @@ type DeleteThreadRequest struct {
 
 func (x *DeleteThreadRequest) Reset() {
 	*x = DeleteThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2459,7 @@ func (x *DeleteThreadRequest) String() string {
 func (*DeleteThreadRequest) ProtoMessage() {}
 
 func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2472,7 @@ func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteThreadRequest.ProtoReflect.Descriptor instead.
 func (*DeleteThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{45}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DeleteThreadRequest) GetThreadId() int64 {
@@ -2409,7 +2490,7 @@ type DeleteThreadResponse struct {
 
 func (x *DeleteThreadResponse) Reset() {
 	*x = DeleteThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2502,7 @@ func (x *DeleteThreadResponse) String() string {
 func (*DeleteThreadResponse) ProtoMessage() {}
 
 func (x *DeleteThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2515,7 @@ func (x *DeleteThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteThreadResponse.ProtoReflect.Descriptor instead.
 func (*DeleteThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{46}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{48}
 }
 
 type ListItemThreadsRequest struct {
@@ -2449,7 +2530,7 @@ type ListItemThreadsRequest struct {
 
 func (x *ListItemThreadsRequest) Reset() {
 	*x = ListItemThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2542,7 @@ func (x *ListItemThreadsRequest) String() string {
 func (*ListItemThreadsRequest) ProtoMessage() {}
 
 func (x *ListItemThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2555,7 @@ func (x *ListItemThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListItemThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{47}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListItemThreadsRequest) GetItem() *ItemRef {
@@ -2509,7 +2590,7 @@ type ListItemThreadsResponse struct {
 
 func (x *ListItemThreadsResponse) Reset() {
 	*x = ListItemThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2602,7 @@ func (x *ListItemThreadsResponse) String() string {
 func (*ListItemThreadsResponse) ProtoMessage() {}
 
 func (x *ListItemThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2615,7 @@ func (x *ListItemThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListItemThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{48}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListItemThreadsResponse) GetThreads() []*Thread {
@@ -2563,7 +2644,7 @@ type GetItemThreadRequest struct {
 
 func (x *GetItemThreadRequest) Reset() {
 	*x = GetItemThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2575,7 +2656,7 @@ func (x *GetItemThreadRequest) String() string {
 func (*GetItemThreadRequest) ProtoMessage() {}
 
 func (x *GetItemThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2588,7 +2669,7 @@ func (x *GetItemThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetItemThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{49}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetItemThreadRequest) GetItem() *ItemRef {
@@ -2625,7 +2706,7 @@ type GetItemThreadResponse struct {
 
 func (x *GetItemThreadResponse) Reset() {
 	*x = GetItemThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2637,7 +2718,7 @@ func (x *GetItemThreadResponse) String() string {
 func (*GetItemThreadResponse) ProtoMessage() {}
 
 func (x *GetItemThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2650,7 +2731,7 @@ func (x *GetItemThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemThreadResponse.ProtoReflect.Descriptor instead.
 func (*GetItemThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{50}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetItemThreadResponse) GetThread() *Thread {
@@ -2683,7 +2764,7 @@ type CheckReplyPermissionRequest struct {
 
 func (x *CheckReplyPermissionRequest) Reset() {
 	*x = CheckReplyPermissionRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2776,7 @@ func (x *CheckReplyPermissionRequest) String() string {
 func (*CheckReplyPermissionRequest) ProtoMessage() {}
 
 func (x *CheckReplyPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2789,7 @@ func (x *CheckReplyPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckReplyPermissionRequest.ProtoReflect.Descriptor instead.
 func (*CheckReplyPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{51}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CheckReplyPermissionRequest) GetThreadId() int64 {
@@ -2728,7 +2809,7 @@ type CheckReplyPermissionResponse struct {
 
 func (x *CheckReplyPermissionResponse) Reset() {
 	*x = CheckReplyPermissionResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2740,7 +2821,7 @@ func (x *CheckReplyPermissionResponse) String() string {
 func (*CheckReplyPermissionResponse) ProtoMessage() {}
 
 func (x *CheckReplyPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2753,7 +2834,7 @@ func (x *CheckReplyPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckReplyPermissionResponse.ProtoReflect.Descriptor instead.
 func (*CheckReplyPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{52}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CheckReplyPermissionResponse) GetAllowed() bool {
@@ -2794,7 +2875,7 @@ type IngestMessageRequest struct {
 
 func (x *IngestMessageRequest) Reset() {
 	*x = IngestMessageRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2806,7 +2887,7 @@ func (x *IngestMessageRequest) String() string {
 func (*IngestMessageRequest) ProtoMessage() {}
 
 func (x *IngestMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2819,7 +2900,7 @@ func (x *IngestMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestMessageRequest.ProtoReflect.Descriptor instead.
 func (*IngestMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{53}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *IngestMessageRequest) GetUserId() int64 {
@@ -2890,7 +2971,7 @@ type IngestMessageResponse struct {
 
 func (x *IngestMessageResponse) Reset() {
 	*x = IngestMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +2983,7 @@ func (x *IngestMessageResponse) String() string {
 func (*IngestMessageResponse) ProtoMessage() {}
 
 func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +2996,7 @@ func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestMessageResponse.ProtoReflect.Descriptor instead.
 func (*IngestMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{54}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *IngestMessageResponse) GetThreadId() int64 {
@@ -2993,7 +3074,10 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\x18ListUserAddressesRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\"D\n" +
 	"\x19ListUserAddressesResponse\x12'\n" +
-	"\x0femail_addresses\x18\x01 \x03(\tR\x0eemailAddresses\"\x87\x01\n" +
+	"\x0femail_addresses\x18\x01 \x03(\tR\x0eemailAddresses\"\x1b\n" +
+	"\x19GetSmartBccAddressRequest\"A\n" +
+	"\x1aGetSmartBccAddressResponse\x12#\n" +
+	"\remail_address\x18\x01 \x01(\tR\femailAddress\"\x87\x01\n" +
 	"\x13UpsertPersonRequest\x12\x1b\n" +
 	"\tperson_id\x18\x01 \x01(\x03R\bpersonId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x12\n" +
@@ -3118,7 +3202,7 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"#REPLY_PERMISSION_REASON_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fREPLY_PERMISSION_REASON_ALLOWED\x10\x01\x12-\n" +
 	")REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT\x10\x02\x12'\n" +
-	"#REPLY_PERMISSION_REASON_NOT_VISIBLE\x10\x032\xfd\x16\n" +
+	"#REPLY_PERMISSION_REASON_NOT_VISIBLE\x10\x032\xf6\x17\n" +
 	"\x0eMailboxService\x12n\n" +
 	"\x0fGetMailSettings\x12,.sightline.mailbox.v1.GetMailSettingsRequest\x1a-.sightline.mailbox.v1.GetMailSettingsResponse\x12w\n" +
 	"\x12UpdateMailSettings\x12/.sightline.mailbox.v1.UpdateMailSettingsRequest\x1a0.sightline.mailbox.v1.UpdateMailSettingsResponse\x12t\n" +
@@ -3128,7 +3212,8 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\x11UpdateMailAccount\x12..sightline.mailbox.v1.UpdateMailAccountRequest\x1a/.sightline.mailbox.v1.UpdateMailAccountResponse\x12t\n" +
 	"\x11DeleteMailAccount\x12..sightline.mailbox.v1.DeleteMailAccountRequest\x1a/.sightline.mailbox.v1.DeleteMailAccountResponse\x12q\n" +
 	"\x10SetUserAddresses\x12-.sightline.mailbox.v1.SetUserAddressesRequest\x1a..sightline.mailbox.v1.SetUserAddressesResponse\x12t\n" +
-	"\x11ListUserAddresses\x12..sightline.mailbox.v1.ListUserAddressesRequest\x1a/.sightline.mailbox.v1.ListUserAddressesResponse\x12e\n" +
+	"\x11ListUserAddresses\x12..sightline.mailbox.v1.ListUserAddressesRequest\x1a/.sightline.mailbox.v1.ListUserAddressesResponse\x12w\n" +
+	"\x12GetSmartBccAddress\x12/.sightline.mailbox.v1.GetSmartBccAddressRequest\x1a0.sightline.mailbox.v1.GetSmartBccAddressResponse\x12e\n" +
 	"\fUpsertPerson\x12).sightline.mailbox.v1.UpsertPersonRequest\x1a*.sightline.mailbox.v1.UpsertPersonResponse\x12e\n" +
 	"\fDeletePerson\x12).sightline.mailbox.v1.DeletePersonRequest\x1a*.sightline.mailbox.v1.DeletePersonResponse\x12_\n" +
 	"\n" +
@@ -3166,7 +3251,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
 	(Sharing)(0),                         // 0: sightline.mailbox.v1.Sharing
 	(ReplyPermissionReason)(0),           // 1: sightline.mailbox.v1.ReplyPermissionReason
@@ -3189,87 +3274,89 @@ var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
 	(*SetUserAddressesResponse)(nil),     // 18: sightline.mailbox.v1.SetUserAddressesResponse
 	(*ListUserAddressesRequest)(nil),     // 19: sightline.mailbox.v1.ListUserAddressesRequest
 	(*ListUserAddressesResponse)(nil),    // 20: sightline.mailbox.v1.ListUserAddressesResponse
-	(*UpsertPersonRequest)(nil),          // 21: sightline.mailbox.v1.UpsertPersonRequest
-	(*UpsertPersonResponse)(nil),         // 22: sightline.mailbox.v1.UpsertPersonResponse
-	(*DeletePersonRequest)(nil),          // 23: sightline.mailbox.v1.DeletePersonRequest
-	(*DeletePersonResponse)(nil),         // 24: sightline.mailbox.v1.DeletePersonResponse
-	(*UpsertDealRequest)(nil),            // 25: sightline.mailbox.v1.UpsertDealRequest
-	(*UpsertDealResponse)(nil),           // 26: sightline.mailbox.v1.UpsertDealResponse
-	(*DeleteDealRequest)(nil),            // 27: sightline.mailbox.v1.DeleteDealRequest
-	(*DeleteDealResponse)(nil),           // 28: sightline.mailbox.v1.DeleteDealResponse
-	(*ListThreadsRequest)(nil),           // 29: sightline.mailbox.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),          // 30: sightline.mailbox.v1.ListThreadsResponse
-	(*GetThreadRequest)(nil),             // 31: sightline.mailbox.v1.GetThreadRequest
-	(*GetThreadResponse)(nil),            // 32: sightline.mailbox.v1.GetThreadResponse
-	(*ListThreadMessagesRequest)(nil),    // 33: sightline.mailbox.v1.ListThreadMessagesRequest
-	(*ListThreadMessagesResponse)(nil),   // 34: sightline.mailbox.v1.ListThreadMessagesResponse
-	(*GetMessageRequest)(nil),            // 35: sightline.mailbox.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),           // 36: sightline.mailbox.v1.GetMessageResponse
-	(*UpdateThreadRequest)(nil),          // 37: sightline.mailbox.v1.UpdateThreadRequest
-	(*UpdateThreadResponse)(nil),         // 38: sightline.mailbox.v1.UpdateThreadResponse
-	(*ShareThreadsRequest)(nil),          // 39: sightline.mailbox.v1.ShareThreadsRequest
-	(*ShareThreadsResponse)(nil),         // 40: sightline.mailbox.v1.ShareThreadsResponse
-	(*UnshareThreadsRequest)(nil),        // 41: sightline.mailbox.v1.UnshareThreadsRequest
-	(*UnshareThreadsResponse)(nil),       // 42: sightline.mailbox.v1.UnshareThreadsResponse
-	(*LinkThreadRequest)(nil),            // 43: sightline.mailbox.v1.LinkThreadRequest
-	(*LinkThreadResponse)(nil),           // 44: sightline.mailbox.v1.LinkThreadResponse
-	(*UnlinkThreadRequest)(nil),          // 45: sightline.mailbox.v1.UnlinkThreadRequest
-	(*UnlinkThreadResponse)(nil),         // 46: sightline.mailbox.v1.UnlinkThreadResponse
-	(*DeleteThreadRequest)(nil),          // 47: sightline.mailbox.v1.DeleteThreadRequest
-	(*DeleteThreadResponse)(nil),         // 48: sightline.mailbox.v1.DeleteThreadResponse
-	(*ListItemThreadsRequest)(nil),       // 49: sightline.mailbox.v1.ListItemThreadsRequest
-	(*ListItemThreadsResponse)(nil),      // 50: sightline.mailbox.v1.ListItemThreadsResponse
-	(*GetItemThreadRequest)(nil),         // 51: sightline.mailbox.v1.GetItemThreadRequest
-	(*GetItemThreadResponse)(nil),        // 52: sightline.mailbox.v1.GetItemThreadResponse
-	(*CheckReplyPermissionRequest)(nil),  // 53: sightline.mailbox.v1.CheckReplyPermissionRequest
-	(*CheckReplyPermissionResponse)(nil), // 54: sightline.mailbox.v1.CheckReplyPermissionResponse
-	(*IngestMessageRequest)(nil),         // 55: sightline.mailbox.v1.IngestMessageRequest
-	(*IngestMessageResponse)(nil),        // 56: sightline.mailbox.v1.IngestMessageResponse
-	(*timestamppb.Timestamp)(nil),        // 57: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 58: google.protobuf.FieldMask
-	(*MailAccount)(nil),                  // 59: sightline.mailbox.v1.MailAccount
-	(DealStatus)(0),                      // 60: sightline.mailbox.v1.DealStatus
-	(Folder)(0),                          // 61: sightline.mailbox.v1.Folder
-	(*Thread)(nil),                       // 62: sightline.mailbox.v1.Thread
-	(MessageView)(0),                     // 63: sightline.mailbox.v1.MessageView
-	(*Message)(nil),                      // 64: sightline.mailbox.v1.Message
-	(*ItemRef)(nil),                      // 65: sightline.mailbox.v1.ItemRef
+	(*GetSmartBccAddressRequest)(nil),    // 21: sightline.mailbox.v1.GetSmartBccAddressRequest
+	(*GetSmartBccAddressResponse)(nil),   // 22: sightline.mailbox.v1.GetSmartBccAddressResponse
+	(*UpsertPersonRequest)(nil),          // 23: sightline.mailbox.v1.UpsertPersonRequest
+	(*UpsertPersonResponse)(nil),         // 24: sightline.mailbox.v1.UpsertPersonResponse
+	(*DeletePersonRequest)(nil),          // 25: sightline.mailbox.v1.DeletePersonRequest
+	(*DeletePersonResponse)(nil),         // 26: sightline.mailbox.v1.DeletePersonResponse
+	(*UpsertDealRequest)(nil),            // 27: sightline.mailbox.v1.UpsertDealRequest
+	(*UpsertDealResponse)(nil),           // 28: sightline.mailbox.v1.UpsertDealResponse
+	(*DeleteDealRequest)(nil),            // 29: sightline.mailbox.v1.DeleteDealRequest
+	(*DeleteDealResponse)(nil),           // 30: sightline.mailbox.v1.DeleteDealResponse
+	(*ListThreadsRequest)(nil),           // 31: sightline.mailbox.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),          // 32: sightline.mailbox.v1.ListThreadsResponse
+	(*GetThreadRequest)(nil),             // 33: sightline.mailbox.v1.GetThreadRequest
+	(*GetThreadResponse)(nil),            // 34: sightline.mailbox.v1.GetThreadResponse
+	(*ListThreadMessagesRequest)(nil),    // 35: sightline.mailbox.v1.ListThreadMessagesRequest
+	(*ListThreadMessagesResponse)(nil),   // 36: sightline.mailbox.v1.ListThreadMessagesResponse
+	(*GetMessageRequest)(nil),            // 37: sightline.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),           // 38: sightline.mailbox.v1.GetMessageResponse
+	(*UpdateThreadRequest)(nil),          // 39: sightline.mailbox.v1.UpdateThreadRequest
+	(*UpdateThreadResponse)(nil),         // 40: sightline.mailbox.v1.UpdateThreadResponse
+	(*ShareThreadsRequest)(nil),          // 41: sightline.mailbox.v1.ShareThreadsRequest
+	(*ShareThreadsResponse)(nil),         // 42: sightline.mailbox.v1.ShareThreadsResponse
+	(*UnshareThreadsRequest)(nil),        // 43: sightline.mailbox.v1.UnshareThreadsRequest
+	(*UnshareThreadsResponse)(nil),       // 44: sightline.mailbox.v1.UnshareThreadsResponse
+	(*LinkThreadRequest)(nil),            // 45: sightline.mailbox.v1.LinkThreadRequest
+	(*LinkThreadResponse)(nil),           // 46: sightline.mailbox.v1.LinkThreadResponse
+	(*UnlinkThreadRequest)(nil),          // 47: sightline.mailbox.v1.UnlinkThreadRequest
+	(*UnlinkThreadResponse)(nil),         // 48: sightline.mailbox.v1.UnlinkThreadResponse
+	(*DeleteThreadRequest)(nil),          // 49: sightline.mailbox.v1.DeleteThreadRequest
+	(*DeleteThreadResponse)(nil),         // 50: sightline.mailbox.v1.DeleteThreadResponse
+	(*ListItemThreadsRequest)(nil),       // 51: sightline.mailbox.v1.ListItemThreadsRequest
+	(*ListItemThreadsResponse)(nil),      // 52: sightline.mailbox.v1.ListItemThreadsResponse
+	(*GetItemThreadRequest)(nil),         // 53: sightline.mailbox.v1.GetItemThreadRequest
+	(*GetItemThreadResponse)(nil),        // 54: sightline.mailbox.v1.GetItemThreadResponse
+	(*CheckReplyPermissionRequest)(nil),  // 55: sightline.mailbox.v1.CheckReplyPermissionRequest
+	(*CheckReplyPermissionResponse)(nil), // 56: sightline.mailbox.v1.CheckReplyPermissionResponse
+	(*IngestMessageRequest)(nil),         // 57: sightline.mailbox.v1.IngestMessageRequest
+	(*IngestMessageResponse)(nil),        // 58: sightline.mailbox.v1.IngestMessageResponse
+	(*timestamppb.Timestamp)(nil),        // 59: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 60: google.protobuf.FieldMask
+	(*MailAccount)(nil),                  // 61: sightline.mailbox.v1.MailAccount
+	(DealStatus)(0),                      // 62: sightline.mailbox.v1.DealStatus
+	(Folder)(0),                          // 63: sightline.mailbox.v1.Folder
+	(*Thread)(nil),                       // 64: sightline.mailbox.v1.Thread
+	(MessageView)(0),                     // 65: sightline.mailbox.v1.MessageView
+	(*Message)(nil),                      // 66: sightline.mailbox.v1.Message
+	(*ItemRef)(nil),                      // 67: sightline.mailbox.v1.ItemRef
 }
 var file_sightline_mailbox_v1_mailbox_service_proto_depIdxs = []int32{
 	0,  // 0: sightline.mailbox.v1.MailSettings.default_sharing:type_name -> sightline.mailbox.v1.Sharing
-	57, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
+	59, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
 	2,  // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
-	58, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	59, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	59, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	59, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	59, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
-	59, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	58, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	59, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	60, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
-	61, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
-	62, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	62, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	63, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	64, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
-	63, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	64, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
-	62, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
-	58, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	62, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	62, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	65, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	62, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	65, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	63, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
-	62, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	64, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
+	61, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	61, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	61, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	61, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
+	61, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	60, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	62, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
+	63, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
+	64, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	64, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	65, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	66, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
+	65, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	66, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
+	64, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
+	60, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	64, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	64, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	67, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	64, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	67, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	65, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
+	64, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	66, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
 	1,  // 32: sightline.mailbox.v1.CheckReplyPermissionResponse.reason:type_name -> sightline.mailbox.v1.ReplyPermissionReason
-	57, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
+	59, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
 	3,  // 34: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
 	5,  // 35: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
 	7,  // 36: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
@@ -3279,53 +3366,55 @@ var file_sightline_mailbox_v1_mailbox_service_proto_depIdxs = []int32{
 	15, // 40: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
 	17, // 41: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
 	19, // 42: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
-	21, // 43: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
-	23, // 44: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
-	25, // 45: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
-	27, // 46: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
-	29, // 47: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
-	31, // 48: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
-	33, // 49: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
-	35, // 50: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
-	37, // 51: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
-	39, // 52: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
-	41, // 53: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
-	43, // 54: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
-	45, // 55: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
-	47, // 56: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
-	49, // 57: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
-	51, // 58: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
-	53, // 59: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
-	55, // 60: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
-	4,  // 61: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
-	6,  // 62: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
-	8,  // 63: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
-	10, // 64: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
-	12, // 65: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
-	14, // 66: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
-	16, // 67: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
-	18, // 68: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
-	20, // 69: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
-	22, // 70: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
-	24, // 71: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
-	26, // 72: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
-	28, // 73: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
-	30, // 74: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
-	32, // 75: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
-	34, // 76: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
-	36, // 77: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
-	38, // 78: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
-	40, // 79: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
-	42, // 80: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
-	44, // 81: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
-	46, // 82: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
-	48, // 83: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
-	50, // 84: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
-	52, // 85: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
-	54, // 86: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
-	56, // 87: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
-	61, // [61:88] is the sub-list for method output_type
-	34, // [34:61] is the sub-list for method input_type
+	21, // 43: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:input_type -> sightline.mailbox.v1.GetSmartBccAddressRequest
+	23, // 44: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
+	25, // 45: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
+	27, // 46: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
+	29, // 47: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
+	31, // 48: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
+	33, // 49: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
+	35, // 50: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
+	37, // 51: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
+	39, // 52: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
+	41, // 53: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
+	43, // 54: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
+	45, // 55: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
+	47, // 56: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
+	49, // 57: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
+	51, // 58: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
+	53, // 59: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
+	55, // 60: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
+	57, // 61: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
+	4,  // 62: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
+	6,  // 63: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
+	8,  // 64: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
+	10, // 65: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
+	12, // 66: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
+	14, // 67: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
+	16, // 68: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
+	18, // 69: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
+	20, // 70: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
+	22, // 71: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:output_type -> sightline.mailbox.v1.GetSmartBccAddressResponse
+	24, // 72: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
+	26, // 73: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
+	28, // 74: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
+	30, // 75: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
+	32, // 76: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
+	34, // 77: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
+	36, // 78: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
+	38, // 79: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
+	40, // 80: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
+	42, // 81: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
+	44, // 82: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
+	46, // 83: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
+	48, // 84: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
+	50, // 85: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
+	52, // 86: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
+	54, // 87: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
+	56, // 88: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
+	58, // 89: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
+	62, // [62:90] is the sub-list for method output_type
+	34, // [34:62] is the sub-list for method input_type
 	34, // [34:34] is the sub-list for extension type_name
 	34, // [34:34] is the sub-list for extension extendee
 	0,  // [0:34] is the sub-list for field type_name
@@ -3337,7 +3426,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 		return
 	}
 	file_sightline_mailbox_v1_resources_proto_init()
-	file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41].OneofWrappers = []any{
+	file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43].OneofWrappers = []any{
 		(*LinkThreadRequest_DealId)(nil),
 		(*LinkThreadRequest_LeadId)(nil),
 	}
@@ -3347,7 +3436,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc), len(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   55,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

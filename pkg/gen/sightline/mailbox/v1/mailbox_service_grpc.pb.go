@@ -28,6 +28,7 @@ const (
 	MailboxService_DeleteMailAccount_FullMethodName    = "/sightline.mailbox.v1.MailboxService/DeleteMailAccount"
 	MailboxService_SetUserAddresses_FullMethodName     = "/sightline.mailbox.v1.MailboxService/SetUserAddresses"
 	MailboxService_ListUserAddresses_FullMethodName    = "/sightline.mailbox.v1.MailboxService/ListUserAddresses"
+	MailboxService_GetSmartBccAddress_FullMethodName   = "/sightline.mailbox.v1.MailboxService/GetSmartBccAddress"
 	MailboxService_UpsertPerson_FullMethodName         = "/sightline.mailbox.v1.MailboxService/UpsertPerson"
 	MailboxService_DeletePerson_FullMethodName         = "/sightline.mailbox.v1.MailboxService/DeletePerson"
 	MailboxService_UpsertDeal_FullMethodName           = "/sightline.mailbox.v1.MailboxService/UpsertDeal"
@@ -81,6 +82,10 @@ type MailboxServiceClient interface {
 	SetUserAddresses(ctx context.Context, in *SetUserAddressesRequest, opts ...grpc.CallOption) (*SetUserAddressesResponse, error)
 	// ListUserAddresses lists a user's addresses (user: own; service: any user of the company).
 	ListUserAddresses(ctx context.Context, in *ListUserAddressesRequest, opts ...grpc.CallOption) (*ListUserAddressesResponse, error)
+	// GetSmartBccAddress returns the company's Smart Bcc address (user; S4): mail sent
+	// to it over SMTP by a user's verified address lands in that user's mailbox. The
+	// address is created on first use and stays the same afterwards.
+	GetSmartBccAddress(ctx context.Context, in *GetSmartBccAddressRequest, opts ...grpc.CallOption) (*GetSmartBccAddressResponse, error)
 	// UpsertPerson creates or replaces a person with its emails (stored lower-case).
 	UpsertPerson(ctx context.Context, in *UpsertPersonRequest, opts ...grpc.CallOption) (*UpsertPersonResponse, error)
 	// DeletePerson removes a person and its emails; threads stop being linked to it. Idempotent.
@@ -213,6 +218,16 @@ func (c *mailboxServiceClient) ListUserAddresses(ctx context.Context, in *ListUs
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUserAddressesResponse)
 	err := c.cc.Invoke(ctx, MailboxService_ListUserAddresses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetSmartBccAddress(ctx context.Context, in *GetSmartBccAddressRequest, opts ...grpc.CallOption) (*GetSmartBccAddressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSmartBccAddressResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetSmartBccAddress_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -432,6 +447,10 @@ type MailboxServiceServer interface {
 	SetUserAddresses(context.Context, *SetUserAddressesRequest) (*SetUserAddressesResponse, error)
 	// ListUserAddresses lists a user's addresses (user: own; service: any user of the company).
 	ListUserAddresses(context.Context, *ListUserAddressesRequest) (*ListUserAddressesResponse, error)
+	// GetSmartBccAddress returns the company's Smart Bcc address (user; S4): mail sent
+	// to it over SMTP by a user's verified address lands in that user's mailbox. The
+	// address is created on first use and stays the same afterwards.
+	GetSmartBccAddress(context.Context, *GetSmartBccAddressRequest) (*GetSmartBccAddressResponse, error)
 	// UpsertPerson creates or replaces a person with its emails (stored lower-case).
 	UpsertPerson(context.Context, *UpsertPersonRequest) (*UpsertPersonResponse, error)
 	// DeletePerson removes a person and its emails; threads stop being linked to it. Idempotent.
@@ -506,6 +525,9 @@ func (UnimplementedMailboxServiceServer) SetUserAddresses(context.Context, *SetU
 }
 func (UnimplementedMailboxServiceServer) ListUserAddresses(context.Context, *ListUserAddressesRequest) (*ListUserAddressesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUserAddresses not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetSmartBccAddress(context.Context, *GetSmartBccAddressRequest) (*GetSmartBccAddressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSmartBccAddress not implemented")
 }
 func (UnimplementedMailboxServiceServer) UpsertPerson(context.Context, *UpsertPersonRequest) (*UpsertPersonResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpsertPerson not implemented")
@@ -740,6 +762,24 @@ func _MailboxService_ListUserAddresses_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MailboxServiceServer).ListUserAddresses(ctx, req.(*ListUserAddressesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetSmartBccAddress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSmartBccAddressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetSmartBccAddress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetSmartBccAddress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetSmartBccAddress(ctx, req.(*GetSmartBccAddressRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1110,6 +1150,10 @@ var MailboxService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListUserAddresses",
 			Handler:    _MailboxService_ListUserAddresses_Handler,
+		},
+		{
+			MethodName: "GetSmartBccAddress",
+			Handler:    _MailboxService_GetSmartBccAddress_Handler,
 		},
 		{
 			MethodName: "UpsertPerson",
