@@ -151,4 +151,3 @@ func (s *Snapshot) ownerSets(vg int32) *[3][]UserID {
 	s.owners[vg].CompareAndSwap(nil, sets) // a concurrent builder's equal sets may win
 	return s.owners[vg].Load()
 }
-
