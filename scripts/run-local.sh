@@ -28,6 +28,7 @@
 #   VIS_ADDR, MAILBOX_ADDR                  gRPC addresses (127.0.0.1:50051, 127.0.0.1:50052)
 #   VIS_METRICS_ADDR, MAILBOX_METRICS_ADDR  /metrics addresses (127.0.0.1:9091, 127.0.0.1:9092)
 #   RUN_LOCAL_SERVICES                      which services to run ("visibility mailbox")
+#   SMTP_ADDR                               mailbox's Smart Bcc SMTP listener (127.0.0.1:2525)
 #   LOG_LEVEL and other service flags as environment variables (see `.local/bin/visibility serve -h`)
 #
 # Demo data: when scripts/seed-demo.sh exists and is executable, it runs once the services are
@@ -362,7 +363,8 @@ for svc in "${services[@]}"; do
 	# setsid: a Ctrl-C reaches this script only, which then stops the services
 	# before PostgreSQL. Keys go by environment so that ps does not show them;
 	# mailbox reads SECRET_KEYS and VISIBILITY_ADDR, visibility ignores them.
-	AUTH_KEYS=$auth_keys SECRET_KEYS=$secret_keys VISIBILITY_ADDR=${grpc_addr[visibility]} setsid "$bin/$svc" serve \
+	AUTH_KEYS=$auth_keys SECRET_KEYS=$secret_keys VISIBILITY_ADDR=${grpc_addr[visibility]} SMTP_ADDR=${SMTP_ADDR:-127.0.0.1:2525} \
+		setsid "$bin/$svc" serve \
 		--grpc-addr "${grpc_addr[$svc]}" --metrics-addr "${metrics_addr[$svc]}" \
 		--database-url "$DATABASE_URL" --log-format console \
 		</dev/null >"$state/$svc.log" 2>&1 9>&- &
