@@ -53,14 +53,14 @@ fuzz-short: ## run every fuzz target briefly (FUZZTIME, default 10s each)
 	bash scripts/fuzz.sh $${FUZZTIME:-10s}
 
 .PHONY: bench
-bench: ## run the load scenarios on the local stack (10 s each, scales 1 and 10) into bench/results.json
+bench: ## run the load scenarios on the local stack (10 s each; visibility scales 1 and 10, mailbox 1,000,000 messages) into bench/results.json
 	go build -o .local/bin/sightline-load ./bench/cmd/sightline-load
-	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 10s --concurrency 1,8,32 --scales 1,10 --json bench/results.json
+	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 10s --concurrency 1,8,32 --scales 1,10 --mailbox-scale 1 --json bench/results.json
 
 .PHONY: bench-quick
-bench-quick: ## every load scenario briefly (CI: checks they run without errors, never a speed)
+bench-quick: ## every load scenario briefly, mailbox at 10,000 messages (CI: checks they run without errors, never a speed)
 	go build -o .local/bin/sightline-load ./bench/cmd/sightline-load
-	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 1s --concurrency 1,8 --scales 1 --json .local/bench-quick.json
+	bash scripts/run-local.sh --exec .local/bin/sightline-load --duration 1s --concurrency 1,8 --scales 1 --mailbox-scale 0.01 --json .local/bench-quick.json
 
 .PHONY: build
 build: ## build both binaries into bin/

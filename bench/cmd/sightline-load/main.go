@@ -5,6 +5,11 @@
 //	sightline-load --visibility-addr 127.0.0.1:50051 --auth-keys "$AUTH_KEYS" \
 //	    --duration 10s --concurrency 1,8,32 --scales 1 --json bench/results.json
 //
+// With --mailbox-scale > 0 it also seeds a mailbox data set (1 = 10,000 users,
+// 1,000,000 messages; the background volume with SQL through --database-url,
+// the measured deal's 50 threads through the API) and measures the detail view
+// of a deal (ListItemThreads) and IngestMessage on --mailbox-addr.
+//
 // It only ever talks to the addresses it is given (loopback in `make bench`).
 package main
 
@@ -23,6 +28,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sightline/sightline/bench/load"
 	"github.com/sightline/sightline/pkg/auth"
@@ -50,6 +57,9 @@ func run() error {
 	scales := flag.String("scales", "1", "visibility data set sizes, in units of 1,000 users and 20,000 deals")
 	company := flag.Int64("company", time.Now().Unix()%1000000*100, "first company id to seed (fresh ids each run by default)")
 	out := flag.String("json", "", "write the results as JSON to this file")
+	mbAddr := flag.String("mailbox-addr", envOr("MAILBOX_ADDR", "127.0.0.1:50052"), "mailbox gRPC address (default $MAILBOX_ADDR)")
+	mbScale := flag.Float64("mailbox-scale", 0, "mailbox data set size in units of 10,000 users and 1,000,000 messages (fractions allowed); 0: no mailbox scenarios")
+	dbURL := flag.String("database-url", os.Getenv("DATABASE_URL"), "the mailbox's database, for seeding its background volume with SQL (default $DATABASE_URL)")
 	flag.Parse()
 
 	ks, err := auth.ParseKeys(*keys, true)
@@ -84,6 +94,9 @@ func run() error {
 	}
 	var results []load.Result
 	for i, s := range strings.Split(*scales, ",") {
+		if strings.TrimSpace(s) == "" || strings.TrimSpace(s) == "0" {
+			continue // no visibility scenarios
+		}
 		scale, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || scale < 1 || scale > 100 {
 			return fmt.Errorf("--scales: %q", s)
@@ -99,6 +112,46 @@ func run() error {
 			return as(auth.Principal{Kind: auth.KindUser, CompanyID: cid, UserID: id})(ctx)
 		}
 		results = append(results, load.VisibilityScenarios(ctx, conn, set, user, *duration, concurrencies)...)
+	}
+
+	if *mbScale < 0 || *mbScale > 10 {
+		return fmt.Errorf("--mailbox-scale: %g (0 to 10)", *mbScale)
+	}
+	if *mbScale > 0 {
+		if *dbURL == "" {
+			return fmt.Errorf("--mailbox-scale needs --database-url (or $DATABASE_URL) for seeding the background volume")
+		}
+		dbcfg, err := pgx.ParseConfig(*dbURL)
+		if err != nil {
+			return fmt.Errorf("--database-url: %w", err)
+		}
+		dbcfg.RuntimeParams["search_path"] = "mailbox" // the mailbox service's schema
+		dbcfg.RuntimeParams["application_name"] = "sightline-load"
+		db, err := pgx.ConnectConfig(ctx, dbcfg)
+		if err != nil {
+			return fmt.Errorf("--database-url: %w", err)
+		}
+		defer db.Close(context.WithoutCancel(ctx))
+		mconn, err := grpc.NewClient(*mbAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer mconn.Close()
+		cid := *company + 99 // after the visibility companies
+		svc := as(auth.Principal{Kind: auth.KindService, CompanyID: cid, Service: "sightline-load"})
+		user := func(ctx context.Context, id int64) context.Context {
+			return as(auth.Principal{Kind: auth.KindUser, CompanyID: cid, UserID: id})(ctx)
+		}
+		logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+		t0 := time.Now()
+		set, err := load.SeedMailbox(ctx, conn, mconn, db, svc, user, cid, *mbScale, logf)
+		if err != nil {
+			return fmt.Errorf("seed mailbox x%g: %w", *mbScale, err)
+		}
+		logf("seeded mailbox company %d in %s: background %d users / %d threads / %d messages seeded with SQL directly "+
+			"into the mailbox schema (not through the API); deal %d's %d threads ingested and shared through the API",
+			cid, time.Since(t0).Round(time.Millisecond), set.Users, set.Threads, set.Messages, set.Deal, set.DealThreads)
+		results = append(results, load.MailboxScenarios(ctx, mconn, set, svc, user, *duration)...)
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
