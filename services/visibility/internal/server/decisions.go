@@ -20,8 +20,8 @@ func (s *Server) decisionView(ctx context.Context, p auth.Principal, userID, min
 	if err != nil {
 		return nil, 0, err
 	}
-	if minVersion < 0 {
-		return nil, 0, apierr.InvalidArgument(apierr.Field("min_version", "must not be negative"))
+	if err := checkMinVersion(minVersion); err != nil {
+		return nil, 0, err
 	}
 	v, err := s.engine.View(ctx, p.CompanyID, minVersion)
 	if err != nil {
@@ -135,25 +135,17 @@ func (s *Server) ListAccessibleItems(ctx context.Context, req *visibilityv1.List
 	if err := violations(tv); err != nil {
 		return nil, err
 	}
-	size, err := aip.PageSize(req.GetPageSize(), DefaultPageSize, MaxPageSize)
-	if err != nil {
-		return nil, err
-	}
 	subj, err := subject(p, req.GetUserId())
 	if err != nil {
 		return nil, err
 	}
 	bind := "accessible/user=" + itoa(int64(subj)) + "/type=" + itoa(int64(t))
-	cursor, err := aip.DecodePageToken(req.GetPageToken(), bind, 1)
+	size, after, err := pageAfter(req.GetPageSize(), req.GetPageToken(), bind)
 	if err != nil {
 		return nil, err
 	}
-	var after int64
-	if cursor != nil {
-		after = cursor[0]
-	}
-	if req.GetMinVersion() < 0 {
-		return nil, apierr.InvalidArgument(apierr.Field("min_version", "must not be negative"))
+	if err := checkMinVersion(req.GetMinVersion()); err != nil {
+		return nil, err
 	}
 	v, err := s.engine.ListView(ctx, p.CompanyID, req.GetMinVersion())
 	if err != nil {
@@ -187,21 +179,13 @@ func (s *Server) ListItemViewers(ctx context.Context, req *visibilityv1.ListItem
 	if err != nil {
 		return nil, err
 	}
-	size, err := aip.PageSize(req.GetPageSize(), DefaultPageSize, MaxPageSize)
-	if err != nil {
-		return nil, err
-	}
 	bind := "viewers/type=" + itoa(int64(t)) + "/id=" + itoa(id)
-	cursor, err := aip.DecodePageToken(req.GetPageToken(), bind, 1)
+	size, after, err := pageAfter(req.GetPageSize(), req.GetPageToken(), bind)
 	if err != nil {
 		return nil, err
 	}
-	var after int64
-	if cursor != nil {
-		after = cursor[0]
-	}
-	if req.GetMinVersion() < 0 {
-		return nil, apierr.InvalidArgument(apierr.Field("min_version", "must not be negative"))
+	if err := checkMinVersion(req.GetMinVersion()); err != nil {
+		return nil, err
 	}
 	v, err := s.engine.View(ctx, p.CompanyID, req.GetMinVersion())
 	if err != nil {
@@ -255,4 +239,28 @@ func (s *Server) ExplainAccess(ctx context.Context, req *visibilityv1.ExplainAcc
 	}
 	return &visibilityv1.ExplainAccessResponse{Allowed: e.Decision.Allowed, Reason: reasons[e.Decision.Reason],
 		Facts: e.Facts, Version: v.Version}, nil
+}
+
+// checkMinVersion refuses a negative min_version.
+func checkMinVersion(v int64) error {
+	if v < 0 {
+		return apierr.InvalidArgument(apierr.Field("min_version", "must not be negative"))
+	}
+	return nil
+}
+
+// pageAfter reads an AIP-158 page request whose cursor is one id, bound to
+// bind: the page size and the id after which the page starts (0 at first).
+func pageAfter(pageSize int32, token, bind string) (size int, after int64, err error) {
+	if size, err = aip.PageSize(pageSize, DefaultPageSize, MaxPageSize); err != nil {
+		return 0, 0, err
+	}
+	cursor, err := aip.DecodePageToken(token, bind, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if cursor != nil {
+		after = cursor[0]
+	}
+	return size, after, nil
 }

@@ -187,25 +187,41 @@ func (s *Server) DeleteItem(ctx context.Context, req *visibilityv1.DeleteItemReq
 	return &visibilityv1.DeleteItemResponse{Version: version}, nil
 }
 
-// ChangeItemOwner gives an item a new owner (V8).
-func (s *Server) ChangeItemOwner(ctx context.Context, req *visibilityv1.ChangeItemOwnerRequest) (*visibilityv1.ChangeItemOwnerResponse, error) {
+// changeItem is one write to an existing item: the reference must be valid,
+// then the handler's own check must pass (checkErr), then a user principal
+// must be able to see the item; change runs in the store, and this replica
+// is brought up to the write.
+func (s *Server) changeItem(ctx context.Context, ref *visibilityv1.ItemRef, checkErr error,
+	change func(companyID int64, t policy.ItemType, id int64) (store.Item, int64, error)) (*visibilityv1.Item, int64, error) {
 	p := caller(ctx)
-	t, id, err := itemRef("item", req.GetItem())
+	t, id, err := itemRef("item", ref)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := violations(positive("owner_id", req.GetOwnerId())); err != nil {
-		return nil, err
+	if checkErr != nil {
+		return nil, 0, checkErr
 	}
 	if err := s.requireVisible(ctx, p, t, id); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	it, version, err := s.store.ChangeItemOwner(ctx, p.CompanyID, t, id, req.GetOwnerId())
+	it, version, err := change(p.CompanyID, t, id)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, 0, mapErr(err)
 	}
 	s.wrote(ctx, p.CompanyID)
-	return &visibilityv1.ChangeItemOwnerResponse{Item: itemPB(it), Version: version}, nil
+	return itemPB(it), version, nil
+}
+
+// ChangeItemOwner gives an item a new owner (V8).
+func (s *Server) ChangeItemOwner(ctx context.Context, req *visibilityv1.ChangeItemOwnerRequest) (*visibilityv1.ChangeItemOwnerResponse, error) {
+	it, version, err := s.changeItem(ctx, req.GetItem(), violations(positive("owner_id", req.GetOwnerId())),
+		func(c int64, t policy.ItemType, id int64) (store.Item, int64, error) {
+			return s.store.ChangeItemOwner(ctx, c, t, id, req.GetOwnerId())
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &visibilityv1.ChangeItemOwnerResponse{Item: it, Version: version}, nil
 }
 
 func followerIDs(ids []int64) error {
@@ -225,44 +241,26 @@ func followerIDs(ids []int64) error {
 
 // AddItemFollowers adds followers.
 func (s *Server) AddItemFollowers(ctx context.Context, req *visibilityv1.AddItemFollowersRequest) (*visibilityv1.AddItemFollowersResponse, error) {
-	p := caller(ctx)
-	t, id, err := itemRef("item", req.GetItem())
+	it, version, err := s.changeItem(ctx, req.GetItem(), followerIDs(req.GetUserIds()),
+		func(c int64, t policy.ItemType, id int64) (store.Item, int64, error) {
+			return s.store.AddItemFollowers(ctx, c, t, id, req.GetUserIds())
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := followerIDs(req.GetUserIds()); err != nil {
-		return nil, err
-	}
-	if err := s.requireVisible(ctx, p, t, id); err != nil {
-		return nil, err
-	}
-	it, version, err := s.store.AddItemFollowers(ctx, p.CompanyID, t, id, req.GetUserIds())
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	s.wrote(ctx, p.CompanyID)
-	return &visibilityv1.AddItemFollowersResponse{Item: itemPB(it), Version: version}, nil
+	return &visibilityv1.AddItemFollowersResponse{Item: it, Version: version}, nil
 }
 
 // RemoveItemFollowers removes followers.
 func (s *Server) RemoveItemFollowers(ctx context.Context, req *visibilityv1.RemoveItemFollowersRequest) (*visibilityv1.RemoveItemFollowersResponse, error) {
-	p := caller(ctx)
-	t, id, err := itemRef("item", req.GetItem())
+	it, version, err := s.changeItem(ctx, req.GetItem(), followerIDs(req.GetUserIds()),
+		func(c int64, t policy.ItemType, id int64) (store.Item, int64, error) {
+			return s.store.RemoveItemFollowers(ctx, c, t, id, req.GetUserIds())
+		})
 	if err != nil {
 		return nil, err
 	}
-	if err := followerIDs(req.GetUserIds()); err != nil {
-		return nil, err
-	}
-	if err := s.requireVisible(ctx, p, t, id); err != nil {
-		return nil, err
-	}
-	it, version, err := s.store.RemoveItemFollowers(ctx, p.CompanyID, t, id, req.GetUserIds())
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	s.wrote(ctx, p.CompanyID)
-	return &visibilityv1.RemoveItemFollowersResponse{Item: itemPB(it), Version: version}, nil
+	return &visibilityv1.RemoveItemFollowersResponse{Item: it, Version: version}, nil
 }
 
 // ListItemFollowers lists an item's followers.

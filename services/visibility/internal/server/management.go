@@ -146,18 +146,10 @@ func (s *Server) ListUsers(ctx context.Context, req *visibilityv1.ListUsersReque
 	if err := s.requireManager(ctx, p); err != nil {
 		return nil, mapErr(err)
 	}
-	size, err := aip.PageSize(req.GetPageSize(), DefaultPageSize, MaxPageSize)
-	if err != nil {
-		return nil, err
-	}
 	bind := "users/group=" + itoa(req.GetGroupId())
-	cursor, err := aip.DecodePageToken(req.GetPageToken(), bind, 1)
+	size, after, err := pageAfter(req.GetPageSize(), req.GetPageToken(), bind)
 	if err != nil {
 		return nil, err
-	}
-	var after int64
-	if cursor != nil {
-		after = cursor[0]
 	}
 	users, err := s.store.ListUsers(ctx, p.CompanyID, req.GetGroupId(), after, size+1)
 	if err != nil {
