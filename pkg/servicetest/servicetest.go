@@ -27,6 +27,10 @@ type Options struct {
 	AuthKeys string
 	// Args are extra command-line flags for serve.
 	Args []string
+	// Addr is the loopback address to listen on; empty: a free port. Tests
+	// that restart a service where its clients expect it set it to the old
+	// instance's Addr.
+	Addr string
 }
 
 // Instance is a running service.
@@ -61,7 +65,11 @@ func Start(t testing.TB, svc cli.Service, o Options) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

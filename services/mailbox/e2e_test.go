@@ -3,6 +3,7 @@ package mailbox_test
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"slices"
 	"testing"
 	"time"
@@ -184,7 +185,7 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 	must(vc.UpdateGroupPipelines(vsvc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: sales,
 		VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{pipeA}}}))
 
-	// A second thread, still private, to check the outage below.
+	// A second thread, private for now, for the outage below.
 	ing2, err := mb.IngestMessage(msvc, &mailboxv1.IngestMessageRequest{UserId: uOwner, Folder: "INBOX",
 		Raw: mail{ID: "e2e-2@x", From: customer, To: alice, Subject: "Invoice"}.raw()})
 	if err != nil {
@@ -199,6 +200,16 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 	// Visibility stops: the detail view fails closed with UNAVAILABLE within
 	// the visibility timeout, and never shows another user's thread; the
 	// owner's own inbox still works.
+	// The second thread is shared first, so that there is another user's
+	// thread that the outage must hide and the recovery must bring back.
+	must(mb.ShareThreads(ownerCtx, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{ing2.ThreadId}}))
+	before, err := mb.ListItemThreads(mbIn.User(t, company, uParent), &mailboxv1.ListItemThreadsRequest{Item: dealRef(dealID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.GetThreads()) != 1 || before.GetThreads()[0].GetId() != ing2.ThreadId {
+		t.Fatalf("before the outage the parent-group user sees %v, want the shared thread %d", before.GetThreads(), ing2.ThreadId)
+	}
 	if err := visIn.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +225,24 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 	wantCode(t, err, codes.Unavailable, errVisibilityDown)
 	if got := folderIDs(t, mb, ownerCtx, inbox); !slices.Equal(got, []int64{ing2.ThreadId}) {
 		t.Errorf("owner's inbox during the outage: %v", got)
+	}
+
+	// Visibility returns on the same address: the mailbox recovers on its
+	// own, with no restart, and shows exactly what it showed before.
+	servicetest.Start(t, visibility.Service(), servicetest.Options{DatabaseURL: url, AuthKeys: keys, Addr: visIn.Addr})
+	deadline := time.Now().Add(15 * time.Second) // a liveness bound, not a speed assertion
+	for {
+		after, err := mb.ListItemThreads(mbIn.User(t, company, uParent), &mailboxv1.ListItemThreadsRequest{Item: dealRef(dealID)})
+		if err == nil {
+			if !proto.Equal(after, before) {
+				t.Errorf("after recovery the detail view shows %v, before the outage %v", after, before)
+			}
+			break
+		}
+		wantCode(t, err, codes.Unavailable, errVisibilityDown)
+		if time.Now().After(deadline) {
+			t.Fatalf("the mailbox did not recover after visibility returned: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
