@@ -66,5 +66,9 @@ bench-quick: ## every load scenario briefly, mailbox at 10,000 messages (CI: che
 build: ## build both binaries into bin/
 	go build -trimpath -o bin/ ./services/visibility/cmd/visibility ./services/mailbox/cmd/mailbox
 
+.PHONY: k8s-check
+k8s-check: ## build the kustomizations in deploy/k8s and check them (own Go module; no cluster needed)
+	cd deploy/k8s/check && go vet ./... && go test -count=1 ./... && go run .
+
 .PHONY: ci
-ci: tools lint check-generate test fuzz-short ## what CI runs (plus the compose and local-stack checks in .ci/run)
+ci: tools lint check-generate test fuzz-short k8s-check ## what CI runs (plus the compose and local-stack checks in .ci/run)
