@@ -307,7 +307,7 @@ func TestStaleClusterRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(live) })
-	creating, err := os.MkdirTemp("", dirPrefix+"*")
+	creating, err := os.MkdirTemp(clusterParent(), dirPrefix+"*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +318,11 @@ func TestStaleClusterRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(lc.dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale cluster directory: %v, want it removed", err)
+	}
+	// pg_ctl returns when the pid file is gone, a moment before the
+	// postmaster exits: wait for it (a liveness bound, not a speed assertion).
+	for deadline := time.Now().Add(10 * time.Second); alive(postmaster) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if alive(postmaster) {
 		t.Errorf("postmaster %d of the stale cluster still runs", postmaster)
