@@ -25,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sightline/sightline/pkg/pg"
 )
 
 // EnvURL is the environment variable naming an existing server to create the
@@ -777,4 +779,27 @@ func clusterParent() string {
 		}
 	}
 	return os.TempDir()
+}
+
+// Schema names a service's schema and its embedded migrations.
+type Schema struct {
+	Name       string
+	Migrations fs.FS
+}
+
+// WithMigrated makes the database a copy of a template on which the schemas'
+// migrations ran (once per test binary), in order: the usual WithTemplate.
+func WithMigrated(schemas ...Schema) Option {
+	key := ""
+	for _, s := range schemas {
+		key += s.Name + "+"
+	}
+	return WithTemplate(key, func(ctx context.Context, url string) error {
+		for _, s := range schemas {
+			if _, _, err := pg.Migrate(ctx, url, s.Name, s.Migrations); err != nil {
+				return fmt.Errorf("migrate %s: %w", s.Name, err)
+			}
+		}
+		return nil
+	})
 }

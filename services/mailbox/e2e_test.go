@@ -1,7 +1,6 @@
 package mailbox_test
 
 import (
-	"context"
 	"fmt"
 	"google.golang.org/protobuf/proto"
 	"slices"
@@ -12,7 +11,6 @@ import (
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
-	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/services/mailbox"
@@ -22,13 +20,8 @@ import (
 )
 
 // bothMigrated is a database with both services' schemas.
-var bothMigrated = pgtest.WithTemplate("mailbox+visibility", func(ctx context.Context, url string) error {
-	if _, _, err := pg.Migrate(ctx, url, "visibility", vismigrations.FS); err != nil {
-		return err
-	}
-	_, _, err := pg.Migrate(ctx, url, "mailbox", migrations.FS)
-	return err
-})
+var bothMigrated = pgtest.WithMigrated(pgtest.Schema{Name: "visibility", Migrations: vismigrations.FS},
+	pgtest.Schema{Name: "mailbox", Migrations: migrations.FS})
 
 // TestEndToEndDetailViewAcrossServices runs the real visibility and mailbox
 // services side by side and follows one shared thread through DESIGN M1–M7

@@ -30,10 +30,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // migrated is a database template with the mailbox schema applied once.
-var migrated = pgtest.WithTemplate("mailbox", func(ctx context.Context, url string) error {
-	_, _, err := pg.Migrate(ctx, url, "mailbox", migrations.FS)
-	return err
-})
+var migrated = pgtest.WithMigrated(pgtest.Schema{Name: "mailbox", Migrations: migrations.FS})
 
 // The company and users of the rule tests.
 const (

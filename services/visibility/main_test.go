@@ -1,10 +1,8 @@
 package visibility_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/services/visibility"
@@ -16,10 +14,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // migrated is a database template with the visibility schema applied once.
-var migrated = pgtest.WithTemplate("visibility", func(ctx context.Context, url string) error {
-	_, _, err := pg.Migrate(ctx, url, "visibility", migrations.FS)
-	return err
-})
+var migrated = pgtest.WithMigrated(pgtest.Schema{Name: "visibility", Migrations: migrations.FS})
 
 // env is one running visibility service on a fresh database.
 type env struct {

@@ -19,10 +19,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-var migrated = pgtest.WithTemplate("mailbox", func(ctx context.Context, url string) error {
-	_, _, err := pg.Migrate(ctx, url, "mailbox", migrations.FS)
-	return err
-})
+var migrated = pgtest.WithMigrated(pgtest.Schema{Name: "mailbox", Migrations: migrations.FS})
 
 func newStore(t testing.TB, conns int32) (*store.Store, *pgxpool.Pool) {
 	t.Helper()
