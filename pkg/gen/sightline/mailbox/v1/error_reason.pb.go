@@ -54,6 +54,13 @@ const (
 	ErrorReason_ERROR_REASON_VISIBILITY_UNAVAILABLE ErrorReason = 12
 	// The server has no secret keys configured (SECRET_KEYS), so it cannot store a secret (FAILED_PRECONDITION).
 	ErrorReason_ERROR_REASON_SECRET_STORAGE_UNAVAILABLE ErrorReason = 13
+	// M5: none of the caller's addresses takes part in the thread (PERMISSION_DENIED).
+	ErrorReason_ERROR_REASON_NOT_A_PARTICIPANT ErrorReason = 14
+	// The provider refused the account's credentials; update the secret (FAILED_PRECONDITION).
+	ErrorReason_ERROR_REASON_MAIL_ACCOUNT_NEEDS_REAUTH ErrorReason = 15
+	// The account's SMTP server could not be reached or refused the message (UNAVAILABLE, or
+	// FAILED_PRECONDITION when it refused the recipients or the message for good).
+	ErrorReason_ERROR_REASON_SEND_FAILED ErrorReason = 16
 )
 
 // Enum value maps for ErrorReason.
@@ -73,6 +80,9 @@ var (
 		11: "ERROR_REASON_MESSAGE_TOO_LARGE",
 		12: "ERROR_REASON_VISIBILITY_UNAVAILABLE",
 		13: "ERROR_REASON_SECRET_STORAGE_UNAVAILABLE",
+		14: "ERROR_REASON_NOT_A_PARTICIPANT",
+		15: "ERROR_REASON_MAIL_ACCOUNT_NEEDS_REAUTH",
+		16: "ERROR_REASON_SEND_FAILED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                 0,
@@ -89,6 +99,9 @@ var (
 		"ERROR_REASON_MESSAGE_TOO_LARGE":           11,
 		"ERROR_REASON_VISIBILITY_UNAVAILABLE":      12,
 		"ERROR_REASON_SECRET_STORAGE_UNAVAILABLE":  13,
+		"ERROR_REASON_NOT_A_PARTICIPANT":           14,
+		"ERROR_REASON_MAIL_ACCOUNT_NEEDS_REAUTH":   15,
+		"ERROR_REASON_SEND_FAILED":                 16,
 	}
 )
 
@@ -123,7 +136,7 @@ var File_sightline_mailbox_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_sightline_mailbox_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"'sightline/mailbox/v1/error_reason.proto\x12\x14sightline.mailbox.v1*\xa6\x04\n" +
+	"'sightline/mailbox/v1/error_reason.proto\x12\x14sightline.mailbox.v1*\x94\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12(\n" +
 	"$ERROR_REASON_USER_PRINCIPAL_REQUIRED\x10\x01\x12+\n" +
@@ -139,7 +152,10 @@ const file_sightline_mailbox_v1_error_reason_proto_rawDesc = "" +
 	"\x12\"\n" +
 	"\x1eERROR_REASON_MESSAGE_TOO_LARGE\x10\v\x12'\n" +
 	"#ERROR_REASON_VISIBILITY_UNAVAILABLE\x10\f\x12+\n" +
-	"'ERROR_REASON_SECRET_STORAGE_UNAVAILABLE\x10\rB\xe5\x01\n" +
+	"'ERROR_REASON_SECRET_STORAGE_UNAVAILABLE\x10\r\x12\"\n" +
+	"\x1eERROR_REASON_NOT_A_PARTICIPANT\x10\x0e\x12*\n" +
+	"&ERROR_REASON_MAIL_ACCOUNT_NEEDS_REAUTH\x10\x0f\x12\x1c\n" +
+	"\x18ERROR_REASON_SEND_FAILED\x10\x10B\xe5\x01\n" +
 	"\x18com.sightline.mailbox.v1B\x10ErrorReasonProtoP\x01ZEgithub.com/sightline/sightline/pkg/gen/sightline/mailbox/v1;mailboxv1\xa2\x02\x03SMX\xaa\x02\x14Sightline.Mailbox.V1\xca\x02\x14Sightline\\Mailbox\\V1\xe2\x02 Sightline\\Mailbox\\V1\\GPBMetadata\xea\x02\x16Sightline::Mailbox::V1b\x06proto3"
 
 var (

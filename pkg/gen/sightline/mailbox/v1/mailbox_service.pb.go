@@ -129,6 +129,62 @@ func (ReplyPermissionReason) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{1}
 }
 
+// SendMode is what SendThreadMessage sends.
+type SendMode int32
+
+const (
+	SendMode_SEND_MODE_UNSPECIFIED SendMode = 0
+	// To the sender of the message replied to (its Reply-To when set).
+	SendMode_SEND_MODE_REPLY SendMode = 1
+	// To the sender and every other To and Cc address, except the caller's own.
+	SendMode_SEND_MODE_REPLY_ALL SendMode = 2
+	// To the addresses given in the request, with the original's attachments.
+	SendMode_SEND_MODE_FORWARD SendMode = 3
+)
+
+// Enum value maps for SendMode.
+var (
+	SendMode_name = map[int32]string{
+		0: "SEND_MODE_UNSPECIFIED",
+		1: "SEND_MODE_REPLY",
+		2: "SEND_MODE_REPLY_ALL",
+		3: "SEND_MODE_FORWARD",
+	}
+	SendMode_value = map[string]int32{
+		"SEND_MODE_UNSPECIFIED": 0,
+		"SEND_MODE_REPLY":       1,
+		"SEND_MODE_REPLY_ALL":   2,
+		"SEND_MODE_FORWARD":     3,
+	}
+)
+
+func (x SendMode) Enum() *SendMode {
+	p := new(SendMode)
+	*p = x
+	return p
+}
+
+func (x SendMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SendMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_mailbox_v1_mailbox_service_proto_enumTypes[2].Descriptor()
+}
+
+func (SendMode) Type() protoreflect.EnumType {
+	return &file_sightline_mailbox_v1_mailbox_service_proto_enumTypes[2]
+}
+
+func (x SendMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SendMode.Descriptor instead.
+func (SendMode) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{2}
+}
+
 // MailSettings are one user's mail preferences.
 type MailSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2959,6 +3015,173 @@ func (x *IngestMessageRequest) GetRequestId() string {
 	return ""
 }
 
+type SendThreadMessageRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	Mode     SendMode               `protobuf:"varint,2,opt,name=mode,proto3,enum=sightline.mailbox.v1.SendMode" json:"mode,omitempty"`
+	// The message replied to or forwarded; 0: the thread's latest message.
+	MessageId int64 `protobuf:"varint,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The caller's account that sends; 0: the account the thread was synced from, else the caller's first.
+	MailAccountId int64 `protobuf:"varint,4,opt,name=mail_account_id,json=mailAccountId,proto3" json:"mail_account_id,omitempty"`
+	// Recipients: required for FORWARD; added to the computed ones for REPLY and REPLY_ALL.
+	To []string `protobuf:"bytes,5,rep,name=to,proto3" json:"to,omitempty"`
+	Cc []string `protobuf:"bytes,6,rep,name=cc,proto3" json:"cc,omitempty"`
+	// The new text, above the quoted original. At most 1 MiB.
+	BodyText string `protobuf:"bytes,7,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	// Optional idempotency key (AIP-155): a retry with the same id does not send twice.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendThreadMessageRequest) Reset() {
+	*x = SendThreadMessageRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendThreadMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendThreadMessageRequest) ProtoMessage() {}
+
+func (x *SendThreadMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendThreadMessageRequest.ProtoReflect.Descriptor instead.
+func (*SendThreadMessageRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *SendThreadMessageRequest) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *SendThreadMessageRequest) GetMode() SendMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SendMode_SEND_MODE_UNSPECIFIED
+}
+
+func (x *SendThreadMessageRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *SendThreadMessageRequest) GetMailAccountId() int64 {
+	if x != nil {
+		return x.MailAccountId
+	}
+	return 0
+}
+
+func (x *SendThreadMessageRequest) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SendThreadMessageRequest) GetCc() []string {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *SendThreadMessageRequest) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
+func (x *SendThreadMessageRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type SendThreadMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's thread holding the sent message (the same thread when the caller owns it).
+	ThreadId  int64 `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	MessageId int64 `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The Message-ID header of the sent message, without angle brackets.
+	InternetMessageId string `protobuf:"bytes,3,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SendThreadMessageResponse) Reset() {
+	*x = SendThreadMessageResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendThreadMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendThreadMessageResponse) ProtoMessage() {}
+
+func (x *SendThreadMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendThreadMessageResponse.ProtoReflect.Descriptor instead.
+func (*SendThreadMessageResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SendThreadMessageResponse) GetThreadId() int64 {
+	if x != nil {
+		return x.ThreadId
+	}
+	return 0
+}
+
+func (x *SendThreadMessageResponse) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *SendThreadMessageResponse) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
 type IngestMessageResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ThreadId  int64                  `protobuf:"varint,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
@@ -2971,7 +3194,7 @@ type IngestMessageResponse struct {
 
 func (x *IngestMessageResponse) Reset() {
 	*x = IngestMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2983,7 +3206,7 @@ func (x *IngestMessageResponse) String() string {
 func (*IngestMessageResponse) ProtoMessage() {}
 
 func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2996,7 +3219,7 @@ func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestMessageResponse.ProtoReflect.Descriptor instead.
 func (*IngestMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{56}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *IngestMessageResponse) GetThreadId() int64 {
@@ -3018,6 +3241,115 @@ func (x *IngestMessageResponse) GetDuplicate() bool {
 		return x.Duplicate
 	}
 	return false
+}
+
+// BatchIngestMessagesRequest carries messages of one user's account.
+type BatchIngestMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox owner (required).
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The user's account the messages were synced from; 0 for Smart Bcc.
+	AccountId int64 `protobuf:"varint,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// 1–500 messages, stored in this order; user_id and account_id of each entry must be 0 or equal to the above.
+	Messages      []*IngestMessageRequest `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchIngestMessagesRequest) Reset() {
+	*x = BatchIngestMessagesRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchIngestMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchIngestMessagesRequest) ProtoMessage() {}
+
+func (x *BatchIngestMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchIngestMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchIngestMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *BatchIngestMessagesRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *BatchIngestMessagesRequest) GetAccountId() int64 {
+	if x != nil {
+		return x.AccountId
+	}
+	return 0
+}
+
+func (x *BatchIngestMessagesRequest) GetMessages() []*IngestMessageRequest {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type BatchIngestMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per message, in the request's order.
+	Results       []*IngestMessageResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchIngestMessagesResponse) Reset() {
+	*x = BatchIngestMessagesResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchIngestMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchIngestMessagesResponse) ProtoMessage() {}
+
+func (x *BatchIngestMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchIngestMessagesResponse.ProtoReflect.Descriptor instead.
+func (*BatchIngestMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *BatchIngestMessagesResponse) GetResults() []*IngestMessageResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
 }
 
 var File_sightline_mailbox_v1_mailbox_service_proto protoreflect.FileDescriptor
@@ -3188,12 +3520,35 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\x04seen\x18\x06 \x01(\bR\x04seen\x12?\n" +
 	"\rreceived_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\freceivedTime\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tR\trequestId\"q\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\x8e\x02\n" +
+	"\x18SendThreadMessageRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x122\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x1e.sightline.mailbox.v1.SendModeR\x04mode\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\x03R\tmessageId\x12&\n" +
+	"\x0fmail_account_id\x18\x04 \x01(\x03R\rmailAccountId\x12\x0e\n" +
+	"\x02to\x18\x05 \x03(\tR\x02to\x12\x0e\n" +
+	"\x02cc\x18\x06 \x03(\tR\x02cc\x12\x1b\n" +
+	"\tbody_text\x18\a \x01(\tR\bbodyText\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\x87\x01\n" +
+	"\x19SendThreadMessageResponse\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\x03R\tmessageId\x12.\n" +
+	"\x13internet_message_id\x18\x03 \x01(\tR\x11internetMessageId\"q\n" +
 	"\x15IngestMessageResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\x03R\bthreadId\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x02 \x01(\x03R\tmessageId\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate*K\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\x9c\x01\n" +
+	"\x1aBatchIngestMessagesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\x03R\taccountId\x12F\n" +
+	"\bmessages\x18\x03 \x03(\v2*.sightline.mailbox.v1.IngestMessageRequestR\bmessages\"d\n" +
+	"\x1bBatchIngestMessagesResponse\x12E\n" +
+	"\aresults\x18\x01 \x03(\v2+.sightline.mailbox.v1.IngestMessageResponseR\aresults*K\n" +
 	"\aSharing\x12\x17\n" +
 	"\x13SHARING_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSHARING_PRIVATE\x10\x01\x12\x12\n" +
@@ -3202,7 +3557,12 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"#REPLY_PERMISSION_REASON_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fREPLY_PERMISSION_REASON_ALLOWED\x10\x01\x12-\n" +
 	")REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT\x10\x02\x12'\n" +
-	"#REPLY_PERMISSION_REASON_NOT_VISIBLE\x10\x032\xf6\x17\n" +
+	"#REPLY_PERMISSION_REASON_NOT_VISIBLE\x10\x03*j\n" +
+	"\bSendMode\x12\x19\n" +
+	"\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSEND_MODE_REPLY\x10\x01\x12\x17\n" +
+	"\x13SEND_MODE_REPLY_ALL\x10\x02\x12\x15\n" +
+	"\x11SEND_MODE_FORWARD\x10\x032\xe8\x19\n" +
 	"\x0eMailboxService\x12n\n" +
 	"\x0fGetMailSettings\x12,.sightline.mailbox.v1.GetMailSettingsRequest\x1a-.sightline.mailbox.v1.GetMailSettingsResponse\x12w\n" +
 	"\x12UpdateMailSettings\x12/.sightline.mailbox.v1.UpdateMailSettingsRequest\x1a0.sightline.mailbox.v1.UpdateMailSettingsResponse\x12t\n" +
@@ -3234,8 +3594,10 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\fDeleteThread\x12).sightline.mailbox.v1.DeleteThreadRequest\x1a*.sightline.mailbox.v1.DeleteThreadResponse\x12n\n" +
 	"\x0fListItemThreads\x12,.sightline.mailbox.v1.ListItemThreadsRequest\x1a-.sightline.mailbox.v1.ListItemThreadsResponse\x12h\n" +
 	"\rGetItemThread\x12*.sightline.mailbox.v1.GetItemThreadRequest\x1a+.sightline.mailbox.v1.GetItemThreadResponse\x12}\n" +
-	"\x14CheckReplyPermission\x121.sightline.mailbox.v1.CheckReplyPermissionRequest\x1a2.sightline.mailbox.v1.CheckReplyPermissionResponse\x12h\n" +
-	"\rIngestMessage\x12*.sightline.mailbox.v1.IngestMessageRequest\x1a+.sightline.mailbox.v1.IngestMessageResponseB\xe8\x01\n" +
+	"\x14CheckReplyPermission\x121.sightline.mailbox.v1.CheckReplyPermissionRequest\x1a2.sightline.mailbox.v1.CheckReplyPermissionResponse\x12t\n" +
+	"\x11SendThreadMessage\x12..sightline.mailbox.v1.SendThreadMessageRequest\x1a/.sightline.mailbox.v1.SendThreadMessageResponse\x12h\n" +
+	"\rIngestMessage\x12*.sightline.mailbox.v1.IngestMessageRequest\x1a+.sightline.mailbox.v1.IngestMessageResponse\x12z\n" +
+	"\x13BatchIngestMessages\x120.sightline.mailbox.v1.BatchIngestMessagesRequest\x1a1.sightline.mailbox.v1.BatchIngestMessagesResponseB\xe8\x01\n" +
 	"\x18com.sightline.mailbox.v1B\x13MailboxServiceProtoP\x01ZEgithub.com/sightline/sightline/pkg/gen/sightline/mailbox/v1;mailboxv1\xa2\x02\x03SMX\xaa\x02\x14Sightline.Mailbox.V1\xca\x02\x14Sightline\\Mailbox\\V1\xe2\x02 Sightline\\Mailbox\\V1\\GPBMetadata\xea\x02\x16Sightline::Mailbox::V1b\x06proto3"
 
 var (
@@ -3250,174 +3612,186 @@ func file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP() []byte {
 	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescData
 }
 
-var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
 	(Sharing)(0),                         // 0: sightline.mailbox.v1.Sharing
 	(ReplyPermissionReason)(0),           // 1: sightline.mailbox.v1.ReplyPermissionReason
-	(*MailSettings)(nil),                 // 2: sightline.mailbox.v1.MailSettings
-	(*GetMailSettingsRequest)(nil),       // 3: sightline.mailbox.v1.GetMailSettingsRequest
-	(*GetMailSettingsResponse)(nil),      // 4: sightline.mailbox.v1.GetMailSettingsResponse
-	(*UpdateMailSettingsRequest)(nil),    // 5: sightline.mailbox.v1.UpdateMailSettingsRequest
-	(*UpdateMailSettingsResponse)(nil),   // 6: sightline.mailbox.v1.UpdateMailSettingsResponse
-	(*CreateMailAccountRequest)(nil),     // 7: sightline.mailbox.v1.CreateMailAccountRequest
-	(*CreateMailAccountResponse)(nil),    // 8: sightline.mailbox.v1.CreateMailAccountResponse
-	(*GetMailAccountRequest)(nil),        // 9: sightline.mailbox.v1.GetMailAccountRequest
-	(*GetMailAccountResponse)(nil),       // 10: sightline.mailbox.v1.GetMailAccountResponse
-	(*ListMailAccountsRequest)(nil),      // 11: sightline.mailbox.v1.ListMailAccountsRequest
-	(*ListMailAccountsResponse)(nil),     // 12: sightline.mailbox.v1.ListMailAccountsResponse
-	(*UpdateMailAccountRequest)(nil),     // 13: sightline.mailbox.v1.UpdateMailAccountRequest
-	(*UpdateMailAccountResponse)(nil),    // 14: sightline.mailbox.v1.UpdateMailAccountResponse
-	(*DeleteMailAccountRequest)(nil),     // 15: sightline.mailbox.v1.DeleteMailAccountRequest
-	(*DeleteMailAccountResponse)(nil),    // 16: sightline.mailbox.v1.DeleteMailAccountResponse
-	(*SetUserAddressesRequest)(nil),      // 17: sightline.mailbox.v1.SetUserAddressesRequest
-	(*SetUserAddressesResponse)(nil),     // 18: sightline.mailbox.v1.SetUserAddressesResponse
-	(*ListUserAddressesRequest)(nil),     // 19: sightline.mailbox.v1.ListUserAddressesRequest
-	(*ListUserAddressesResponse)(nil),    // 20: sightline.mailbox.v1.ListUserAddressesResponse
-	(*GetSmartBccAddressRequest)(nil),    // 21: sightline.mailbox.v1.GetSmartBccAddressRequest
-	(*GetSmartBccAddressResponse)(nil),   // 22: sightline.mailbox.v1.GetSmartBccAddressResponse
-	(*UpsertPersonRequest)(nil),          // 23: sightline.mailbox.v1.UpsertPersonRequest
-	(*UpsertPersonResponse)(nil),         // 24: sightline.mailbox.v1.UpsertPersonResponse
-	(*DeletePersonRequest)(nil),          // 25: sightline.mailbox.v1.DeletePersonRequest
-	(*DeletePersonResponse)(nil),         // 26: sightline.mailbox.v1.DeletePersonResponse
-	(*UpsertDealRequest)(nil),            // 27: sightline.mailbox.v1.UpsertDealRequest
-	(*UpsertDealResponse)(nil),           // 28: sightline.mailbox.v1.UpsertDealResponse
-	(*DeleteDealRequest)(nil),            // 29: sightline.mailbox.v1.DeleteDealRequest
-	(*DeleteDealResponse)(nil),           // 30: sightline.mailbox.v1.DeleteDealResponse
-	(*ListThreadsRequest)(nil),           // 31: sightline.mailbox.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),          // 32: sightline.mailbox.v1.ListThreadsResponse
-	(*GetThreadRequest)(nil),             // 33: sightline.mailbox.v1.GetThreadRequest
-	(*GetThreadResponse)(nil),            // 34: sightline.mailbox.v1.GetThreadResponse
-	(*ListThreadMessagesRequest)(nil),    // 35: sightline.mailbox.v1.ListThreadMessagesRequest
-	(*ListThreadMessagesResponse)(nil),   // 36: sightline.mailbox.v1.ListThreadMessagesResponse
-	(*GetMessageRequest)(nil),            // 37: sightline.mailbox.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),           // 38: sightline.mailbox.v1.GetMessageResponse
-	(*UpdateThreadRequest)(nil),          // 39: sightline.mailbox.v1.UpdateThreadRequest
-	(*UpdateThreadResponse)(nil),         // 40: sightline.mailbox.v1.UpdateThreadResponse
-	(*ShareThreadsRequest)(nil),          // 41: sightline.mailbox.v1.ShareThreadsRequest
-	(*ShareThreadsResponse)(nil),         // 42: sightline.mailbox.v1.ShareThreadsResponse
-	(*UnshareThreadsRequest)(nil),        // 43: sightline.mailbox.v1.UnshareThreadsRequest
-	(*UnshareThreadsResponse)(nil),       // 44: sightline.mailbox.v1.UnshareThreadsResponse
-	(*LinkThreadRequest)(nil),            // 45: sightline.mailbox.v1.LinkThreadRequest
-	(*LinkThreadResponse)(nil),           // 46: sightline.mailbox.v1.LinkThreadResponse
-	(*UnlinkThreadRequest)(nil),          // 47: sightline.mailbox.v1.UnlinkThreadRequest
-	(*UnlinkThreadResponse)(nil),         // 48: sightline.mailbox.v1.UnlinkThreadResponse
-	(*DeleteThreadRequest)(nil),          // 49: sightline.mailbox.v1.DeleteThreadRequest
-	(*DeleteThreadResponse)(nil),         // 50: sightline.mailbox.v1.DeleteThreadResponse
-	(*ListItemThreadsRequest)(nil),       // 51: sightline.mailbox.v1.ListItemThreadsRequest
-	(*ListItemThreadsResponse)(nil),      // 52: sightline.mailbox.v1.ListItemThreadsResponse
-	(*GetItemThreadRequest)(nil),         // 53: sightline.mailbox.v1.GetItemThreadRequest
-	(*GetItemThreadResponse)(nil),        // 54: sightline.mailbox.v1.GetItemThreadResponse
-	(*CheckReplyPermissionRequest)(nil),  // 55: sightline.mailbox.v1.CheckReplyPermissionRequest
-	(*CheckReplyPermissionResponse)(nil), // 56: sightline.mailbox.v1.CheckReplyPermissionResponse
-	(*IngestMessageRequest)(nil),         // 57: sightline.mailbox.v1.IngestMessageRequest
-	(*IngestMessageResponse)(nil),        // 58: sightline.mailbox.v1.IngestMessageResponse
-	(*timestamppb.Timestamp)(nil),        // 59: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 60: google.protobuf.FieldMask
-	(*MailAccount)(nil),                  // 61: sightline.mailbox.v1.MailAccount
-	(DealStatus)(0),                      // 62: sightline.mailbox.v1.DealStatus
-	(Folder)(0),                          // 63: sightline.mailbox.v1.Folder
-	(*Thread)(nil),                       // 64: sightline.mailbox.v1.Thread
-	(MessageView)(0),                     // 65: sightline.mailbox.v1.MessageView
-	(*Message)(nil),                      // 66: sightline.mailbox.v1.Message
-	(*ItemRef)(nil),                      // 67: sightline.mailbox.v1.ItemRef
+	(SendMode)(0),                        // 2: sightline.mailbox.v1.SendMode
+	(*MailSettings)(nil),                 // 3: sightline.mailbox.v1.MailSettings
+	(*GetMailSettingsRequest)(nil),       // 4: sightline.mailbox.v1.GetMailSettingsRequest
+	(*GetMailSettingsResponse)(nil),      // 5: sightline.mailbox.v1.GetMailSettingsResponse
+	(*UpdateMailSettingsRequest)(nil),    // 6: sightline.mailbox.v1.UpdateMailSettingsRequest
+	(*UpdateMailSettingsResponse)(nil),   // 7: sightline.mailbox.v1.UpdateMailSettingsResponse
+	(*CreateMailAccountRequest)(nil),     // 8: sightline.mailbox.v1.CreateMailAccountRequest
+	(*CreateMailAccountResponse)(nil),    // 9: sightline.mailbox.v1.CreateMailAccountResponse
+	(*GetMailAccountRequest)(nil),        // 10: sightline.mailbox.v1.GetMailAccountRequest
+	(*GetMailAccountResponse)(nil),       // 11: sightline.mailbox.v1.GetMailAccountResponse
+	(*ListMailAccountsRequest)(nil),      // 12: sightline.mailbox.v1.ListMailAccountsRequest
+	(*ListMailAccountsResponse)(nil),     // 13: sightline.mailbox.v1.ListMailAccountsResponse
+	(*UpdateMailAccountRequest)(nil),     // 14: sightline.mailbox.v1.UpdateMailAccountRequest
+	(*UpdateMailAccountResponse)(nil),    // 15: sightline.mailbox.v1.UpdateMailAccountResponse
+	(*DeleteMailAccountRequest)(nil),     // 16: sightline.mailbox.v1.DeleteMailAccountRequest
+	(*DeleteMailAccountResponse)(nil),    // 17: sightline.mailbox.v1.DeleteMailAccountResponse
+	(*SetUserAddressesRequest)(nil),      // 18: sightline.mailbox.v1.SetUserAddressesRequest
+	(*SetUserAddressesResponse)(nil),     // 19: sightline.mailbox.v1.SetUserAddressesResponse
+	(*ListUserAddressesRequest)(nil),     // 20: sightline.mailbox.v1.ListUserAddressesRequest
+	(*ListUserAddressesResponse)(nil),    // 21: sightline.mailbox.v1.ListUserAddressesResponse
+	(*GetSmartBccAddressRequest)(nil),    // 22: sightline.mailbox.v1.GetSmartBccAddressRequest
+	(*GetSmartBccAddressResponse)(nil),   // 23: sightline.mailbox.v1.GetSmartBccAddressResponse
+	(*UpsertPersonRequest)(nil),          // 24: sightline.mailbox.v1.UpsertPersonRequest
+	(*UpsertPersonResponse)(nil),         // 25: sightline.mailbox.v1.UpsertPersonResponse
+	(*DeletePersonRequest)(nil),          // 26: sightline.mailbox.v1.DeletePersonRequest
+	(*DeletePersonResponse)(nil),         // 27: sightline.mailbox.v1.DeletePersonResponse
+	(*UpsertDealRequest)(nil),            // 28: sightline.mailbox.v1.UpsertDealRequest
+	(*UpsertDealResponse)(nil),           // 29: sightline.mailbox.v1.UpsertDealResponse
+	(*DeleteDealRequest)(nil),            // 30: sightline.mailbox.v1.DeleteDealRequest
+	(*DeleteDealResponse)(nil),           // 31: sightline.mailbox.v1.DeleteDealResponse
+	(*ListThreadsRequest)(nil),           // 32: sightline.mailbox.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),          // 33: sightline.mailbox.v1.ListThreadsResponse
+	(*GetThreadRequest)(nil),             // 34: sightline.mailbox.v1.GetThreadRequest
+	(*GetThreadResponse)(nil),            // 35: sightline.mailbox.v1.GetThreadResponse
+	(*ListThreadMessagesRequest)(nil),    // 36: sightline.mailbox.v1.ListThreadMessagesRequest
+	(*ListThreadMessagesResponse)(nil),   // 37: sightline.mailbox.v1.ListThreadMessagesResponse
+	(*GetMessageRequest)(nil),            // 38: sightline.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),           // 39: sightline.mailbox.v1.GetMessageResponse
+	(*UpdateThreadRequest)(nil),          // 40: sightline.mailbox.v1.UpdateThreadRequest
+	(*UpdateThreadResponse)(nil),         // 41: sightline.mailbox.v1.UpdateThreadResponse
+	(*ShareThreadsRequest)(nil),          // 42: sightline.mailbox.v1.ShareThreadsRequest
+	(*ShareThreadsResponse)(nil),         // 43: sightline.mailbox.v1.ShareThreadsResponse
+	(*UnshareThreadsRequest)(nil),        // 44: sightline.mailbox.v1.UnshareThreadsRequest
+	(*UnshareThreadsResponse)(nil),       // 45: sightline.mailbox.v1.UnshareThreadsResponse
+	(*LinkThreadRequest)(nil),            // 46: sightline.mailbox.v1.LinkThreadRequest
+	(*LinkThreadResponse)(nil),           // 47: sightline.mailbox.v1.LinkThreadResponse
+	(*UnlinkThreadRequest)(nil),          // 48: sightline.mailbox.v1.UnlinkThreadRequest
+	(*UnlinkThreadResponse)(nil),         // 49: sightline.mailbox.v1.UnlinkThreadResponse
+	(*DeleteThreadRequest)(nil),          // 50: sightline.mailbox.v1.DeleteThreadRequest
+	(*DeleteThreadResponse)(nil),         // 51: sightline.mailbox.v1.DeleteThreadResponse
+	(*ListItemThreadsRequest)(nil),       // 52: sightline.mailbox.v1.ListItemThreadsRequest
+	(*ListItemThreadsResponse)(nil),      // 53: sightline.mailbox.v1.ListItemThreadsResponse
+	(*GetItemThreadRequest)(nil),         // 54: sightline.mailbox.v1.GetItemThreadRequest
+	(*GetItemThreadResponse)(nil),        // 55: sightline.mailbox.v1.GetItemThreadResponse
+	(*CheckReplyPermissionRequest)(nil),  // 56: sightline.mailbox.v1.CheckReplyPermissionRequest
+	(*CheckReplyPermissionResponse)(nil), // 57: sightline.mailbox.v1.CheckReplyPermissionResponse
+	(*IngestMessageRequest)(nil),         // 58: sightline.mailbox.v1.IngestMessageRequest
+	(*SendThreadMessageRequest)(nil),     // 59: sightline.mailbox.v1.SendThreadMessageRequest
+	(*SendThreadMessageResponse)(nil),    // 60: sightline.mailbox.v1.SendThreadMessageResponse
+	(*IngestMessageResponse)(nil),        // 61: sightline.mailbox.v1.IngestMessageResponse
+	(*BatchIngestMessagesRequest)(nil),   // 62: sightline.mailbox.v1.BatchIngestMessagesRequest
+	(*BatchIngestMessagesResponse)(nil),  // 63: sightline.mailbox.v1.BatchIngestMessagesResponse
+	(*timestamppb.Timestamp)(nil),        // 64: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 65: google.protobuf.FieldMask
+	(*MailAccount)(nil),                  // 66: sightline.mailbox.v1.MailAccount
+	(DealStatus)(0),                      // 67: sightline.mailbox.v1.DealStatus
+	(Folder)(0),                          // 68: sightline.mailbox.v1.Folder
+	(*Thread)(nil),                       // 69: sightline.mailbox.v1.Thread
+	(MessageView)(0),                     // 70: sightline.mailbox.v1.MessageView
+	(*Message)(nil),                      // 71: sightline.mailbox.v1.Message
+	(*ItemRef)(nil),                      // 72: sightline.mailbox.v1.ItemRef
 }
 var file_sightline_mailbox_v1_mailbox_service_proto_depIdxs = []int32{
 	0,  // 0: sightline.mailbox.v1.MailSettings.default_sharing:type_name -> sightline.mailbox.v1.Sharing
-	59, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	2,  // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
-	60, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	61, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	61, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	61, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	61, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
-	61, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	60, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	61, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	62, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
-	63, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
-	64, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	64, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	65, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	66, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
-	65, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	66, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
-	64, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
-	60, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	64, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	64, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	64, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	67, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	64, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	67, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	65, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
-	64, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	66, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
+	64, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
+	3,  // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
+	65, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
+	66, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	66, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	66, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	66, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
+	66, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	65, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	67, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
+	68, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
+	69, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	69, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	70, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	71, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
+	70, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	71, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
+	69, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
+	65, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	69, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	69, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	72, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	69, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	72, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	70, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
+	69, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	71, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
 	1,  // 32: sightline.mailbox.v1.CheckReplyPermissionResponse.reason:type_name -> sightline.mailbox.v1.ReplyPermissionReason
-	59, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
-	3,  // 34: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
-	5,  // 35: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
-	7,  // 36: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
-	9,  // 37: sightline.mailbox.v1.MailboxService.GetMailAccount:input_type -> sightline.mailbox.v1.GetMailAccountRequest
-	11, // 38: sightline.mailbox.v1.MailboxService.ListMailAccounts:input_type -> sightline.mailbox.v1.ListMailAccountsRequest
-	13, // 39: sightline.mailbox.v1.MailboxService.UpdateMailAccount:input_type -> sightline.mailbox.v1.UpdateMailAccountRequest
-	15, // 40: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
-	17, // 41: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
-	19, // 42: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
-	21, // 43: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:input_type -> sightline.mailbox.v1.GetSmartBccAddressRequest
-	23, // 44: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
-	25, // 45: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
-	27, // 46: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
-	29, // 47: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
-	31, // 48: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
-	33, // 49: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
-	35, // 50: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
-	37, // 51: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
-	39, // 52: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
-	41, // 53: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
-	43, // 54: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
-	45, // 55: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
-	47, // 56: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
-	49, // 57: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
-	51, // 58: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
-	53, // 59: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
-	55, // 60: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
-	57, // 61: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
-	4,  // 62: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
-	6,  // 63: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
-	8,  // 64: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
-	10, // 65: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
-	12, // 66: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
-	14, // 67: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
-	16, // 68: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
-	18, // 69: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
-	20, // 70: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
-	22, // 71: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:output_type -> sightline.mailbox.v1.GetSmartBccAddressResponse
-	24, // 72: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
-	26, // 73: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
-	28, // 74: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
-	30, // 75: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
-	32, // 76: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
-	34, // 77: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
-	36, // 78: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
-	38, // 79: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
-	40, // 80: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
-	42, // 81: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
-	44, // 82: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
-	46, // 83: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
-	48, // 84: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
-	50, // 85: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
-	52, // 86: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
-	54, // 87: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
-	56, // 88: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
-	58, // 89: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
-	62, // [62:90] is the sub-list for method output_type
-	34, // [34:62] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	64, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
+	2,  // 34: sightline.mailbox.v1.SendThreadMessageRequest.mode:type_name -> sightline.mailbox.v1.SendMode
+	58, // 35: sightline.mailbox.v1.BatchIngestMessagesRequest.messages:type_name -> sightline.mailbox.v1.IngestMessageRequest
+	61, // 36: sightline.mailbox.v1.BatchIngestMessagesResponse.results:type_name -> sightline.mailbox.v1.IngestMessageResponse
+	4,  // 37: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
+	6,  // 38: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
+	8,  // 39: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
+	10, // 40: sightline.mailbox.v1.MailboxService.GetMailAccount:input_type -> sightline.mailbox.v1.GetMailAccountRequest
+	12, // 41: sightline.mailbox.v1.MailboxService.ListMailAccounts:input_type -> sightline.mailbox.v1.ListMailAccountsRequest
+	14, // 42: sightline.mailbox.v1.MailboxService.UpdateMailAccount:input_type -> sightline.mailbox.v1.UpdateMailAccountRequest
+	16, // 43: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
+	18, // 44: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
+	20, // 45: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
+	22, // 46: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:input_type -> sightline.mailbox.v1.GetSmartBccAddressRequest
+	24, // 47: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
+	26, // 48: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
+	28, // 49: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
+	30, // 50: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
+	32, // 51: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
+	34, // 52: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
+	36, // 53: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
+	38, // 54: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
+	40, // 55: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
+	42, // 56: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
+	44, // 57: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
+	46, // 58: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
+	48, // 59: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
+	50, // 60: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
+	52, // 61: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
+	54, // 62: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
+	56, // 63: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
+	59, // 64: sightline.mailbox.v1.MailboxService.SendThreadMessage:input_type -> sightline.mailbox.v1.SendThreadMessageRequest
+	58, // 65: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
+	62, // 66: sightline.mailbox.v1.MailboxService.BatchIngestMessages:input_type -> sightline.mailbox.v1.BatchIngestMessagesRequest
+	5,  // 67: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
+	7,  // 68: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
+	9,  // 69: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
+	11, // 70: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
+	13, // 71: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
+	15, // 72: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
+	17, // 73: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
+	19, // 74: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
+	21, // 75: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
+	23, // 76: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:output_type -> sightline.mailbox.v1.GetSmartBccAddressResponse
+	25, // 77: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
+	27, // 78: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
+	29, // 79: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
+	31, // 80: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
+	33, // 81: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
+	35, // 82: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
+	37, // 83: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
+	39, // 84: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
+	41, // 85: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
+	43, // 86: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
+	45, // 87: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
+	47, // 88: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
+	49, // 89: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
+	51, // 90: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
+	53, // 91: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
+	55, // 92: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
+	57, // 93: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
+	60, // 94: sightline.mailbox.v1.MailboxService.SendThreadMessage:output_type -> sightline.mailbox.v1.SendThreadMessageResponse
+	61, // 95: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
+	63, // 96: sightline.mailbox.v1.MailboxService.BatchIngestMessages:output_type -> sightline.mailbox.v1.BatchIngestMessagesResponse
+	67, // [67:97] is the sub-list for method output_type
+	37, // [37:67] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_sightline_mailbox_v1_mailbox_service_proto_init() }
@@ -3435,8 +3809,8 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc), len(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   57,
+			NumEnums:      3,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,7 +46,9 @@ const (
 	MailboxService_ListItemThreads_FullMethodName      = "/sightline.mailbox.v1.MailboxService/ListItemThreads"
 	MailboxService_GetItemThread_FullMethodName        = "/sightline.mailbox.v1.MailboxService/GetItemThread"
 	MailboxService_CheckReplyPermission_FullMethodName = "/sightline.mailbox.v1.MailboxService/CheckReplyPermission"
+	MailboxService_SendThreadMessage_FullMethodName    = "/sightline.mailbox.v1.MailboxService/SendThreadMessage"
 	MailboxService_IngestMessage_FullMethodName        = "/sightline.mailbox.v1.MailboxService/IngestMessage"
+	MailboxService_BatchIngestMessages_FullMethodName  = "/sightline.mailbox.v1.MailboxService/BatchIngestMessages"
 )
 
 // MailboxServiceClient is the client API for MailboxService service.
@@ -121,9 +123,16 @@ type MailboxServiceClient interface {
 	GetItemThread(ctx context.Context, in *GetItemThreadRequest, opts ...grpc.CallOption) (*GetItemThreadResponse, error)
 	// CheckReplyPermission tells whether the caller may reply to or forward a thread (user, M5).
 	CheckReplyPermission(ctx context.Context, in *CheckReplyPermissionRequest, opts ...grpc.CallOption) (*CheckReplyPermissionResponse, error)
+	// SendThreadMessage replies to or forwards a thread the caller can read and takes part in (user, M5):
+	// composes the message, sends it through the caller's account's SMTP submission server, appends it to
+	// the provider's Sent folder and stores it in the caller's mailbox. PERMISSION_DENIED when M5 refuses.
+	SendThreadMessage(ctx context.Context, in *SendThreadMessageRequest, opts ...grpc.CallOption) (*SendThreadMessageResponse, error)
 	// IngestMessage stores one raw message in a user's mailbox: parse, de-duplicate, thread, link (service).
 	// The path of IMAP sync and Smart Bcc.
 	IngestMessage(ctx context.Context, in *IngestMessageRequest, opts ...grpc.CallOption) (*IngestMessageResponse, error)
+	// BatchIngestMessages stores up to 500 raw messages (32 MiB in all) of one user in one transaction,
+	// in order, all or nothing: a malformed message fails the call and stores none (service).
+	BatchIngestMessages(ctx context.Context, in *BatchIngestMessagesRequest, opts ...grpc.CallOption) (*BatchIngestMessagesResponse, error)
 }
 
 type mailboxServiceClient struct {
@@ -404,10 +413,30 @@ func (c *mailboxServiceClient) CheckReplyPermission(ctx context.Context, in *Che
 	return out, nil
 }
 
+func (c *mailboxServiceClient) SendThreadMessage(ctx context.Context, in *SendThreadMessageRequest, opts ...grpc.CallOption) (*SendThreadMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendThreadMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_SendThreadMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *mailboxServiceClient) IngestMessage(ctx context.Context, in *IngestMessageRequest, opts ...grpc.CallOption) (*IngestMessageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(IngestMessageResponse)
 	err := c.cc.Invoke(ctx, MailboxService_IngestMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) BatchIngestMessages(ctx context.Context, in *BatchIngestMessagesRequest, opts ...grpc.CallOption) (*BatchIngestMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchIngestMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_BatchIngestMessages_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -486,9 +515,16 @@ type MailboxServiceServer interface {
 	GetItemThread(context.Context, *GetItemThreadRequest) (*GetItemThreadResponse, error)
 	// CheckReplyPermission tells whether the caller may reply to or forward a thread (user, M5).
 	CheckReplyPermission(context.Context, *CheckReplyPermissionRequest) (*CheckReplyPermissionResponse, error)
+	// SendThreadMessage replies to or forwards a thread the caller can read and takes part in (user, M5):
+	// composes the message, sends it through the caller's account's SMTP submission server, appends it to
+	// the provider's Sent folder and stores it in the caller's mailbox. PERMISSION_DENIED when M5 refuses.
+	SendThreadMessage(context.Context, *SendThreadMessageRequest) (*SendThreadMessageResponse, error)
 	// IngestMessage stores one raw message in a user's mailbox: parse, de-duplicate, thread, link (service).
 	// The path of IMAP sync and Smart Bcc.
 	IngestMessage(context.Context, *IngestMessageRequest) (*IngestMessageResponse, error)
+	// BatchIngestMessages stores up to 500 raw messages (32 MiB in all) of one user in one transaction,
+	// in order, all or nothing: a malformed message fails the call and stores none (service).
+	BatchIngestMessages(context.Context, *BatchIngestMessagesRequest) (*BatchIngestMessagesResponse, error)
 	mustEmbedUnimplementedMailboxServiceServer()
 }
 
@@ -580,8 +616,14 @@ func (UnimplementedMailboxServiceServer) GetItemThread(context.Context, *GetItem
 func (UnimplementedMailboxServiceServer) CheckReplyPermission(context.Context, *CheckReplyPermissionRequest) (*CheckReplyPermissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckReplyPermission not implemented")
 }
+func (UnimplementedMailboxServiceServer) SendThreadMessage(context.Context, *SendThreadMessageRequest) (*SendThreadMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendThreadMessage not implemented")
+}
 func (UnimplementedMailboxServiceServer) IngestMessage(context.Context, *IngestMessageRequest) (*IngestMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IngestMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) BatchIngestMessages(context.Context, *BatchIngestMessagesRequest) (*BatchIngestMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchIngestMessages not implemented")
 }
 func (UnimplementedMailboxServiceServer) mustEmbedUnimplementedMailboxServiceServer() {}
 func (UnimplementedMailboxServiceServer) testEmbeddedByValue()                        {}
@@ -1090,6 +1132,24 @@ func _MailboxService_CheckReplyPermission_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MailboxService_SendThreadMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendThreadMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).SendThreadMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_SendThreadMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).SendThreadMessage(ctx, req.(*SendThreadMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MailboxService_IngestMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(IngestMessageRequest)
 	if err := dec(in); err != nil {
@@ -1104,6 +1164,24 @@ func _MailboxService_IngestMessage_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MailboxServiceServer).IngestMessage(ctx, req.(*IngestMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_BatchIngestMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchIngestMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).BatchIngestMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_BatchIngestMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).BatchIngestMessages(ctx, req.(*BatchIngestMessagesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1224,8 +1302,16 @@ var MailboxService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _MailboxService_CheckReplyPermission_Handler,
 		},
 		{
+			MethodName: "SendThreadMessage",
+			Handler:    _MailboxService_SendThreadMessage_Handler,
+		},
+		{
 			MethodName: "IngestMessage",
 			Handler:    _MailboxService_IngestMessage_Handler,
+		},
+		{
+			MethodName: "BatchIngestMessages",
+			Handler:    _MailboxService_BatchIngestMessages_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -193,6 +193,74 @@ func (SyncWindow) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
+// SyncState is the state of an account's IMAP sync.
+type SyncState int32
+
+const (
+	SyncState_SYNC_STATE_UNSPECIFIED SyncState = 0
+	// Not synced yet: waiting for a worker.
+	SyncState_SYNC_STATE_PENDING SyncState = 1
+	// The initial window is being fetched; the folders' counts show progress.
+	SyncState_SYNC_STATE_INITIAL_SYNC SyncState = 2
+	// Caught up; new mail arrives through IDLE or polling.
+	SyncState_SYNC_STATE_SYNCED SyncState = 3
+	// The last attempt failed (network, server); retried with backoff, see last_error.
+	SyncState_SYNC_STATE_RETRYING SyncState = 4
+	// The provider refused the credentials: nothing is tried until the secret is updated.
+	SyncState_SYNC_STATE_NEEDS_REAUTH SyncState = 5
+	// No secret is stored, so nothing can be synced.
+	SyncState_SYNC_STATE_NO_SECRET SyncState = 6
+)
+
+// Enum value maps for SyncState.
+var (
+	SyncState_name = map[int32]string{
+		0: "SYNC_STATE_UNSPECIFIED",
+		1: "SYNC_STATE_PENDING",
+		2: "SYNC_STATE_INITIAL_SYNC",
+		3: "SYNC_STATE_SYNCED",
+		4: "SYNC_STATE_RETRYING",
+		5: "SYNC_STATE_NEEDS_REAUTH",
+		6: "SYNC_STATE_NO_SECRET",
+	}
+	SyncState_value = map[string]int32{
+		"SYNC_STATE_UNSPECIFIED":  0,
+		"SYNC_STATE_PENDING":      1,
+		"SYNC_STATE_INITIAL_SYNC": 2,
+		"SYNC_STATE_SYNCED":       3,
+		"SYNC_STATE_RETRYING":     4,
+		"SYNC_STATE_NEEDS_REAUTH": 5,
+		"SYNC_STATE_NO_SECRET":    6,
+	}
+)
+
+func (x SyncState) Enum() *SyncState {
+	p := new(SyncState)
+	*p = x
+	return p
+}
+
+func (x SyncState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SyncState) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (SyncState) Type() protoreflect.EnumType {
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[3]
+}
+
+func (x SyncState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SyncState.Descriptor instead.
+func (SyncState) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
 // Folder is a thread list of the owner's mailbox.
 type Folder int32
 
@@ -233,11 +301,11 @@ func (x Folder) String() string {
 }
 
 func (Folder) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_mailbox_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (Folder) Type() protoreflect.EnumType {
-	return &file_sightline_mailbox_v1_resources_proto_enumTypes[3]
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[4]
 }
 
 func (x Folder) Number() protoreflect.EnumNumber {
@@ -246,7 +314,7 @@ func (x Folder) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Folder.Descriptor instead.
 func (Folder) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 // ItemType is the kind of CRM item a thread can be linked to.
@@ -289,11 +357,11 @@ func (x ItemType) String() string {
 }
 
 func (ItemType) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_mailbox_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (ItemType) Type() protoreflect.EnumType {
-	return &file_sightline_mailbox_v1_resources_proto_enumTypes[4]
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[5]
 }
 
 func (x ItemType) Number() protoreflect.EnumNumber {
@@ -302,7 +370,7 @@ func (x ItemType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ItemType.Descriptor instead.
 func (ItemType) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 // DealStatus is a deal's state in the contact index (M7).
@@ -347,11 +415,11 @@ func (x DealStatus) String() string {
 }
 
 func (DealStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_mailbox_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (DealStatus) Type() protoreflect.EnumType {
-	return &file_sightline_mailbox_v1_resources_proto_enumTypes[5]
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[6]
 }
 
 func (x DealStatus) Number() protoreflect.EnumNumber {
@@ -360,7 +428,7 @@ func (x DealStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DealStatus.Descriptor instead.
 func (DealStatus) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 // Direction tells whether the owner sent or received a message.
@@ -398,11 +466,11 @@ func (x Direction) String() string {
 }
 
 func (Direction) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_mailbox_v1_resources_proto_enumTypes[6].Descriptor()
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (Direction) Type() protoreflect.EnumType {
-	return &file_sightline_mailbox_v1_resources_proto_enumTypes[6]
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[7]
 }
 
 func (x Direction) Number() protoreflect.EnumNumber {
@@ -411,7 +479,7 @@ func (x Direction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Direction.Descriptor instead.
 func (Direction) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 // MessageView chooses how much of a message is returned (AIP-157).
@@ -451,11 +519,11 @@ func (x MessageView) String() string {
 }
 
 func (MessageView) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_mailbox_v1_resources_proto_enumTypes[7].Descriptor()
+	return file_sightline_mailbox_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (MessageView) Type() protoreflect.EnumType {
-	return &file_sightline_mailbox_v1_resources_proto_enumTypes[7]
+	return &file_sightline_mailbox_v1_resources_proto_enumTypes[8]
 }
 
 func (x MessageView) Number() protoreflect.EnumNumber {
@@ -464,7 +532,7 @@ func (x MessageView) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MessageView.Descriptor instead.
 func (MessageView) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 // ServerSettings locate one mail server.
@@ -615,7 +683,9 @@ type MailAccount struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: where the IMAP sync of this account stands (S6).
+	SyncStatus    *SyncStatus `protobuf:"bytes,13,opt,name=sync_status,json=syncStatus,proto3" json:"sync_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -734,6 +804,206 @@ func (x *MailAccount) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MailAccount) GetSyncStatus() *SyncStatus {
+	if x != nil {
+		return x.SyncStatus
+	}
+	return nil
+}
+
+// SyncStatus reports an account's sync with per-folder progress (S6).
+type SyncStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	State   SyncState              `protobuf:"varint,1,opt,name=state,proto3,enum=sightline.mailbox.v1.SyncState" json:"state,omitempty"`
+	Folders []*FolderSyncStatus    `protobuf:"bytes,2,rep,name=folders,proto3" json:"folders,omitempty"`
+	// The last time every folder was synced without error; unset: never.
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// The last error, without secrets; "" when the last attempt succeeded.
+	LastError     string                 `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// When a worker will try again after an error; unset: not waiting.
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SyncStatus) Reset() {
+	*x = SyncStatus{}
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncStatus) ProtoMessage() {}
+
+func (x *SyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncStatus.ProtoReflect.Descriptor instead.
+func (*SyncStatus) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SyncStatus) GetState() SyncState {
+	if x != nil {
+		return x.State
+	}
+	return SyncState_SYNC_STATE_UNSPECIFIED
+}
+
+func (x *SyncStatus) GetFolders() []*FolderSyncStatus {
+	if x != nil {
+		return x.Folders
+	}
+	return nil
+}
+
+func (x *SyncStatus) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *SyncStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SyncStatus) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *SyncStatus) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+// FolderSyncStatus is one synced IMAP folder.
+type FolderSyncStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The folder's name at the provider, e.g. "INBOX".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Messages of the sync window stored so far.
+	MessagesDone int64 `protobuf:"varint,2,opt,name=messages_done,json=messagesDone,proto3" json:"messages_done,omitempty"`
+	// Messages of the sync window at the provider (done + still to fetch).
+	MessagesTotal int64  `protobuf:"varint,3,opt,name=messages_total,json=messagesTotal,proto3" json:"messages_total,omitempty"`
+	UidValidity   uint32 `protobuf:"varint,4,opt,name=uid_validity,json=uidValidity,proto3" json:"uid_validity,omitempty"`
+	UidNext       uint32 `protobuf:"varint,5,opt,name=uid_next,json=uidNext,proto3" json:"uid_next,omitempty"`
+	// 0 when the server has no CONDSTORE.
+	HighestModseq   uint64                 `protobuf:"varint,6,opt,name=highest_modseq,json=highestModseq,proto3" json:"highest_modseq,omitempty"`
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	LastError       string                 `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FolderSyncStatus) Reset() {
+	*x = FolderSyncStatus{}
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FolderSyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FolderSyncStatus) ProtoMessage() {}
+
+func (x *FolderSyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FolderSyncStatus.ProtoReflect.Descriptor instead.
+func (*FolderSyncStatus) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FolderSyncStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FolderSyncStatus) GetMessagesDone() int64 {
+	if x != nil {
+		return x.MessagesDone
+	}
+	return 0
+}
+
+func (x *FolderSyncStatus) GetMessagesTotal() int64 {
+	if x != nil {
+		return x.MessagesTotal
+	}
+	return 0
+}
+
+func (x *FolderSyncStatus) GetUidValidity() uint32 {
+	if x != nil {
+		return x.UidValidity
+	}
+	return 0
+}
+
+func (x *FolderSyncStatus) GetUidNext() uint32 {
+	if x != nil {
+		return x.UidNext
+	}
+	return 0
+}
+
+func (x *FolderSyncStatus) GetHighestModseq() uint64 {
+	if x != nil {
+		return x.HighestModseq
+	}
+	return 0
+}
+
+func (x *FolderSyncStatus) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *FolderSyncStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
 // ItemRef names one CRM item of the caller's company.
 type ItemRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -745,7 +1015,7 @@ type ItemRef struct {
 
 func (x *ItemRef) Reset() {
 	*x = ItemRef{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[3]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +1027,7 @@ func (x *ItemRef) String() string {
 func (*ItemRef) ProtoMessage() {}
 
 func (x *ItemRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[3]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +1040,7 @@ func (x *ItemRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemRef.ProtoReflect.Descriptor instead.
 func (*ItemRef) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ItemRef) GetType() ItemType {
@@ -800,7 +1070,7 @@ type Participant struct {
 
 func (x *Participant) Reset() {
 	*x = Participant{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[4]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1082,7 @@ func (x *Participant) String() string {
 func (*Participant) ProtoMessage() {}
 
 func (x *Participant) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[4]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1095,7 @@ func (x *Participant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Participant.ProtoReflect.Descriptor instead.
 func (*Participant) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Participant) GetEmail() string {
@@ -888,7 +1158,7 @@ type Thread struct {
 
 func (x *Thread) Reset() {
 	*x = Thread{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[5]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1170,7 @@ func (x *Thread) String() string {
 func (*Thread) ProtoMessage() {}
 
 func (x *Thread) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[5]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1183,7 @@ func (x *Thread) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Thread.ProtoReflect.Descriptor instead.
 func (*Thread) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Thread) GetId() int64 {
@@ -1062,7 +1332,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[6]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1344,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[6]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1357,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Address) GetName() string {
@@ -1125,7 +1395,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[7]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1407,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[7]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1420,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Attachment) GetFilename() string {
@@ -1227,7 +1497,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[8]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1509,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[8]
+	mi := &file_sightline_mailbox_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1522,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_sightline_mailbox_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Message) GetId() int64 {
@@ -1414,7 +1684,7 @@ const file_sightline_mailbox_v1_resources_proto_rawDesc = "" +
 	"\vSyncOptions\x12G\n" +
 	"\x0einitial_window\x18\x01 \x01(\x0e2 .sightline.mailbox.v1.SyncWindowR\rinitialWindow\x12.\n" +
 	"\x13only_known_contacts\x18\x02 \x01(\bR\x11onlyKnownContacts\x12\x18\n" +
-	"\afolders\x18\x03 \x03(\tR\afolders\"\xaa\x04\n" +
+	"\afolders\x18\x03 \x03(\tR\afolders\"\xed\x04\n" +
 	"\vMailAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x03R\x06userId\x12#\n" +
@@ -1431,7 +1701,28 @@ const file_sightline_mailbox_v1_resources_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"M\n" +
+	"updateTime\x12A\n" +
+	"\vsync_status\x18\r \x01(\v2 .sightline.mailbox.v1.SyncStatusR\n" +
+	"syncStatus\"\xf8\x02\n" +
+	"\n" +
+	"SyncStatus\x125\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1f.sightline.mailbox.v1.SyncStateR\x05state\x12@\n" +
+	"\afolders\x18\x02 \x03(\v2&.sightline.mailbox.v1.FolderSyncStatusR\afolders\x12F\n" +
+	"\x11last_success_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12F\n" +
+	"\x11next_attempt_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\xbe\x02\n" +
+	"\x10FolderSyncStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rmessages_done\x18\x02 \x01(\x03R\fmessagesDone\x12%\n" +
+	"\x0emessages_total\x18\x03 \x01(\x03R\rmessagesTotal\x12!\n" +
+	"\fuid_validity\x18\x04 \x01(\rR\vuidValidity\x12\x19\n" +
+	"\buid_next\x18\x05 \x01(\rR\auidNext\x12%\n" +
+	"\x0ehighest_modseq\x18\x06 \x01(\x04R\rhighestModseq\x12F\n" +
+	"\x11last_success_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\b \x01(\tR\tlastError\"M\n" +
 	"\aItemRef\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.sightline.mailbox.v1.ItemTypeR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\"T\n" +
@@ -1518,7 +1809,15 @@ const file_sightline_mailbox_v1_resources_proto_rawDesc = "" +
 	"\x14SYNC_WINDOW_3_MONTHS\x10\x03\x12\x18\n" +
 	"\x14SYNC_WINDOW_6_MONTHS\x10\x04\x12\x19\n" +
 	"\x15SYNC_WINDOW_12_MONTHS\x10\x05\x12\x19\n" +
-	"\x15SYNC_WINDOW_24_MONTHS\x10\x06*W\n" +
+	"\x15SYNC_WINDOW_24_MONTHS\x10\x06*\xc3\x01\n" +
+	"\tSyncState\x12\x1a\n" +
+	"\x16SYNC_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SYNC_STATE_PENDING\x10\x01\x12\x1b\n" +
+	"\x17SYNC_STATE_INITIAL_SYNC\x10\x02\x12\x15\n" +
+	"\x11SYNC_STATE_SYNCED\x10\x03\x12\x17\n" +
+	"\x13SYNC_STATE_RETRYING\x10\x04\x12\x1b\n" +
+	"\x17SYNC_STATE_NEEDS_REAUTH\x10\x05\x12\x18\n" +
+	"\x14SYNC_STATE_NO_SECRET\x10\x06*W\n" +
 	"\x06Folder\x12\x16\n" +
 	"\x12FOLDER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFOLDER_INBOX\x10\x01\x12\x0f\n" +
@@ -1559,56 +1858,66 @@ func file_sightline_mailbox_v1_resources_proto_rawDescGZIP() []byte {
 	return file_sightline_mailbox_v1_resources_proto_rawDescData
 }
 
-var file_sightline_mailbox_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_sightline_mailbox_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sightline_mailbox_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_sightline_mailbox_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_sightline_mailbox_v1_resources_proto_goTypes = []any{
 	(ConnectionSecurity)(0),       // 0: sightline.mailbox.v1.ConnectionSecurity
 	(AuthKind)(0),                 // 1: sightline.mailbox.v1.AuthKind
 	(SyncWindow)(0),               // 2: sightline.mailbox.v1.SyncWindow
-	(Folder)(0),                   // 3: sightline.mailbox.v1.Folder
-	(ItemType)(0),                 // 4: sightline.mailbox.v1.ItemType
-	(DealStatus)(0),               // 5: sightline.mailbox.v1.DealStatus
-	(Direction)(0),                // 6: sightline.mailbox.v1.Direction
-	(MessageView)(0),              // 7: sightline.mailbox.v1.MessageView
-	(*ServerSettings)(nil),        // 8: sightline.mailbox.v1.ServerSettings
-	(*SyncOptions)(nil),           // 9: sightline.mailbox.v1.SyncOptions
-	(*MailAccount)(nil),           // 10: sightline.mailbox.v1.MailAccount
-	(*ItemRef)(nil),               // 11: sightline.mailbox.v1.ItemRef
-	(*Participant)(nil),           // 12: sightline.mailbox.v1.Participant
-	(*Thread)(nil),                // 13: sightline.mailbox.v1.Thread
-	(*Address)(nil),               // 14: sightline.mailbox.v1.Address
-	(*Attachment)(nil),            // 15: sightline.mailbox.v1.Attachment
-	(*Message)(nil),               // 16: sightline.mailbox.v1.Message
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(SyncState)(0),                // 3: sightline.mailbox.v1.SyncState
+	(Folder)(0),                   // 4: sightline.mailbox.v1.Folder
+	(ItemType)(0),                 // 5: sightline.mailbox.v1.ItemType
+	(DealStatus)(0),               // 6: sightline.mailbox.v1.DealStatus
+	(Direction)(0),                // 7: sightline.mailbox.v1.Direction
+	(MessageView)(0),              // 8: sightline.mailbox.v1.MessageView
+	(*ServerSettings)(nil),        // 9: sightline.mailbox.v1.ServerSettings
+	(*SyncOptions)(nil),           // 10: sightline.mailbox.v1.SyncOptions
+	(*MailAccount)(nil),           // 11: sightline.mailbox.v1.MailAccount
+	(*SyncStatus)(nil),            // 12: sightline.mailbox.v1.SyncStatus
+	(*FolderSyncStatus)(nil),      // 13: sightline.mailbox.v1.FolderSyncStatus
+	(*ItemRef)(nil),               // 14: sightline.mailbox.v1.ItemRef
+	(*Participant)(nil),           // 15: sightline.mailbox.v1.Participant
+	(*Thread)(nil),                // 16: sightline.mailbox.v1.Thread
+	(*Address)(nil),               // 17: sightline.mailbox.v1.Address
+	(*Attachment)(nil),            // 18: sightline.mailbox.v1.Attachment
+	(*Message)(nil),               // 19: sightline.mailbox.v1.Message
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_sightline_mailbox_v1_resources_proto_depIdxs = []int32{
 	0,  // 0: sightline.mailbox.v1.ServerSettings.security:type_name -> sightline.mailbox.v1.ConnectionSecurity
 	2,  // 1: sightline.mailbox.v1.SyncOptions.initial_window:type_name -> sightline.mailbox.v1.SyncWindow
-	8,  // 2: sightline.mailbox.v1.MailAccount.imap:type_name -> sightline.mailbox.v1.ServerSettings
-	8,  // 3: sightline.mailbox.v1.MailAccount.smtp:type_name -> sightline.mailbox.v1.ServerSettings
+	9,  // 2: sightline.mailbox.v1.MailAccount.imap:type_name -> sightline.mailbox.v1.ServerSettings
+	9,  // 3: sightline.mailbox.v1.MailAccount.smtp:type_name -> sightline.mailbox.v1.ServerSettings
 	1,  // 4: sightline.mailbox.v1.MailAccount.auth_kind:type_name -> sightline.mailbox.v1.AuthKind
-	9,  // 5: sightline.mailbox.v1.MailAccount.sync_options:type_name -> sightline.mailbox.v1.SyncOptions
-	17, // 6: sightline.mailbox.v1.MailAccount.create_time:type_name -> google.protobuf.Timestamp
-	17, // 7: sightline.mailbox.v1.MailAccount.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 8: sightline.mailbox.v1.ItemRef.type:type_name -> sightline.mailbox.v1.ItemType
-	12, // 9: sightline.mailbox.v1.Thread.participants:type_name -> sightline.mailbox.v1.Participant
-	17, // 10: sightline.mailbox.v1.Thread.first_message_time:type_name -> google.protobuf.Timestamp
-	17, // 11: sightline.mailbox.v1.Thread.last_message_time:type_name -> google.protobuf.Timestamp
-	17, // 12: sightline.mailbox.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	17, // 13: sightline.mailbox.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	14, // 14: sightline.mailbox.v1.Message.from:type_name -> sightline.mailbox.v1.Address
-	14, // 15: sightline.mailbox.v1.Message.to:type_name -> sightline.mailbox.v1.Address
-	14, // 16: sightline.mailbox.v1.Message.cc:type_name -> sightline.mailbox.v1.Address
-	14, // 17: sightline.mailbox.v1.Message.bcc:type_name -> sightline.mailbox.v1.Address
-	17, // 18: sightline.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
-	17, // 19: sightline.mailbox.v1.Message.message_time:type_name -> google.protobuf.Timestamp
-	15, // 20: sightline.mailbox.v1.Message.attachments:type_name -> sightline.mailbox.v1.Attachment
-	6,  // 21: sightline.mailbox.v1.Message.direction:type_name -> sightline.mailbox.v1.Direction
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	10, // 5: sightline.mailbox.v1.MailAccount.sync_options:type_name -> sightline.mailbox.v1.SyncOptions
+	20, // 6: sightline.mailbox.v1.MailAccount.create_time:type_name -> google.protobuf.Timestamp
+	20, // 7: sightline.mailbox.v1.MailAccount.update_time:type_name -> google.protobuf.Timestamp
+	12, // 8: sightline.mailbox.v1.MailAccount.sync_status:type_name -> sightline.mailbox.v1.SyncStatus
+	3,  // 9: sightline.mailbox.v1.SyncStatus.state:type_name -> sightline.mailbox.v1.SyncState
+	13, // 10: sightline.mailbox.v1.SyncStatus.folders:type_name -> sightline.mailbox.v1.FolderSyncStatus
+	20, // 11: sightline.mailbox.v1.SyncStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	20, // 12: sightline.mailbox.v1.SyncStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	20, // 13: sightline.mailbox.v1.SyncStatus.next_attempt_time:type_name -> google.protobuf.Timestamp
+	20, // 14: sightline.mailbox.v1.FolderSyncStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: sightline.mailbox.v1.ItemRef.type:type_name -> sightline.mailbox.v1.ItemType
+	15, // 16: sightline.mailbox.v1.Thread.participants:type_name -> sightline.mailbox.v1.Participant
+	20, // 17: sightline.mailbox.v1.Thread.first_message_time:type_name -> google.protobuf.Timestamp
+	20, // 18: sightline.mailbox.v1.Thread.last_message_time:type_name -> google.protobuf.Timestamp
+	20, // 19: sightline.mailbox.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	20, // 20: sightline.mailbox.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	17, // 21: sightline.mailbox.v1.Message.from:type_name -> sightline.mailbox.v1.Address
+	17, // 22: sightline.mailbox.v1.Message.to:type_name -> sightline.mailbox.v1.Address
+	17, // 23: sightline.mailbox.v1.Message.cc:type_name -> sightline.mailbox.v1.Address
+	17, // 24: sightline.mailbox.v1.Message.bcc:type_name -> sightline.mailbox.v1.Address
+	20, // 25: sightline.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
+	20, // 26: sightline.mailbox.v1.Message.message_time:type_name -> google.protobuf.Timestamp
+	18, // 27: sightline.mailbox.v1.Message.attachments:type_name -> sightline.mailbox.v1.Attachment
+	7,  // 28: sightline.mailbox.v1.Message.direction:type_name -> sightline.mailbox.v1.Direction
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sightline_mailbox_v1_resources_proto_init() }
@@ -1621,8 +1930,8 @@ func file_sightline_mailbox_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_mailbox_v1_resources_proto_rawDesc), len(file_sightline_mailbox_v1_resources_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   9,
+			NumEnums:      9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
