@@ -177,3 +177,21 @@ func Reason(err error) string {
 	}
 	return ""
 }
+
+// Violations returns the BadRequest field violations carried by a status
+// error (nil when there are none).
+func Violations(err error) []FieldViolation {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	var out []FieldViolation
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+			}
+		}
+	}
+	return out
+}

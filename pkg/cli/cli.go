@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/sightline/sightline/pkg/auth"
 	"github.com/sightline/sightline/pkg/config"
 	"github.com/sightline/sightline/pkg/grpcserver"
 	"github.com/sightline/sightline/pkg/logging"
 	"github.com/sightline/sightline/pkg/pg"
+	"github.com/sightline/sightline/pkg/tlsconfig"
 )
 
 // Deps is what a service's Wire function gets.
@@ -54,6 +57,9 @@ type Service struct {
 	// Listeners, when set, are used instead of listening on the configured
 	// addresses (tests pass pre-opened loopback listeners).
 	Listeners func() (grpcLis, metricsLis net.Listener)
+	// NoEnv ignores environment variables: settings come from the command
+	// line only (tests, whose process environment is not the service's).
+	NoEnv bool
 }
 
 // Main runs the service's command line and exits: 0 on success, 2 on bad usage or configuration, 1 otherwise.
@@ -88,6 +94,10 @@ func Run(ctx context.Context, svc Service, args []string, stdout, stderr io.Writ
 		return fs
 	}
 
+	envOpts := []ff.Option{ff.WithEnvVars()}
+	if svc.NoEnv {
+		envOpts = nil
+	}
 	serveFlags := newFlags("serve")
 	base.Register(serveFlags, svc.Defaults)
 	if svc.Flags != nil {
@@ -95,7 +105,7 @@ func Run(ctx context.Context, svc Service, args []string, stdout, stderr io.Writ
 	}
 	serve := &ffcli.Command{
 		Name: "serve", ShortUsage: svc.Name + " serve [flags]", ShortHelp: "serve gRPC (default)",
-		FlagSet: serveFlags, Options: []ff.Option{ff.WithEnvVars()},
+		FlagSet: serveFlags, Options: envOpts,
 		Exec: func(ctx context.Context, _ []string) error {
 			if err := validate(&base, svc); err != nil {
 				return err
@@ -108,7 +118,7 @@ func Run(ctx context.Context, svc Service, args []string, stdout, stderr io.Writ
 	migrateFlags.StringVar(&base.DatabaseURL, "database-url", "", "PostgreSQL connection URL (required)")
 	migrate := &ffcli.Command{
 		Name: "migrate", ShortUsage: svc.Name + " migrate [flags]", ShortHelp: "apply database migrations and exit",
-		FlagSet: migrateFlags, Options: []ff.Option{ff.WithEnvVars()},
+		FlagSet: migrateFlags, Options: envOpts,
 		Exec: func(ctx context.Context, _ []string) error {
 			if base.DatabaseURL == "" {
 				return &usageError{config.Invalid("database-url", "required")}
@@ -169,6 +179,18 @@ func serveCmd(ctx context.Context, svc Service, base *config.Base, logTo io.Writ
 	// stack now and run nothing.
 	defer func() { cleanups.run(log) }()
 
+	// The TLS files are read first: a bad one stops the start before the
+	// database is touched.
+	serverOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(base.MaxRecvMsgBytes)}
+	if base.TLSCertFile != "" {
+		tlsCfg, err := serverTLS(base)
+		if err != nil {
+			return err
+		}
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+		log.Info("serving gRPC over TLS", zap.Bool("client_certificates_required", base.TLSClientCAFile != ""))
+	}
+
 	if base.MigrateOnStart {
 		from, to, err := pg.Migrate(ctx, base.DatabaseURL, svc.Schema, svc.Migrations)
 		if err != nil {
@@ -192,9 +214,7 @@ func serveCmd(ctx context.Context, svc Service, base *config.Base, logTo io.Writ
 		DrainDelay:    base.DrainDelay,
 		ShutdownGrace: base.ShutdownGrace,
 		QuietMethods:  svc.QuietMethods,
-		Options: []grpc.ServerOption{
-			grpc.MaxRecvMsgSize(base.MaxRecvMsgBytes),
-		},
+		Options:       serverOpts,
 	})
 
 	// Background work wired by the service stops with wireCtx once the server
@@ -228,4 +248,17 @@ func serveCmd(ctx context.Context, svc Service, base *config.Base, logTo io.Writ
 		}
 	}
 	return srv.Run(ctx, lis, metricsLis)
+}
+
+// serverTLS reads the server's TLS files, naming the setting of the file
+// that is wrong: the certificate and key, or the client CAs.
+func serverTLS(base *config.Base) (*tls.Config, error) {
+	cfg, err := tlsconfig.Server(base.TLSCertFile, base.TLSKeyFile, base.TLSClientCAFile)
+	switch {
+	case errors.Is(err, tlsconfig.ErrClientCA):
+		return nil, &usageError{config.Invalid("tls-client-ca-file", "%v", err)}
+	case err != nil:
+		return nil, &usageError{config.Invalid("tls-cert-file", "certificate or its key (--tls-key-file): %v", err)}
+	}
+	return cfg, nil
 }

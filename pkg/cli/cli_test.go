@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,6 +19,7 @@ import (
 	"github.com/sightline/sightline/pkg/config"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
+	"github.com/sightline/sightline/pkg/tlsconfig/tlstest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -74,6 +77,43 @@ func TestBadConfigurationStopsStartWithClearMessage(t *testing.T) {
 	err := cli.Run(context.Background(), svc(), []string{"serve"}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), `LOG_FORMAT (--log-format): "yaml"`) {
 		t.Fatalf("env setting not validated: %v", err)
+	}
+}
+
+// A TLS file that cannot be used stops the start before the database is
+// touched (the URL here reaches nothing), naming the setting at fault.
+func TestBadTLSFilesNamedBeforeTheDatabase(t *testing.T) {
+	ca := tlstest.NewCA(t, "ca")
+	pair := ca.Server(t, "testsvc")
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	if err := os.WriteFile(notPEM, []byte("no certificate here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	cases := []struct {
+		name      string
+		args      []string
+		want, not string
+	}{
+		{"missing certificate", []string{"--tls-cert-file", missing, "--tls-key-file", pair.KeyFile}, "TLS_CERT_FILE", "TLS_CLIENT_CA_FILE"},
+		{"key of no certificate", []string{"--tls-cert-file", pair.CertFile, "--tls-key-file", notPEM}, "TLS_CERT_FILE", "TLS_CLIENT_CA_FILE"},
+		{"client CA not PEM", []string{"--tls-cert-file", pair.CertFile, "--tls-key-file", pair.KeyFile, "--tls-client-ca-file", notPEM}, "TLS_CLIENT_CA_FILE", "TLS_CERT_FILE"},
+		{"client CA missing", []string{"--tls-cert-file", pair.CertFile, "--tls-key-file", pair.KeyFile, "--tls-client-ca-file", missing}, "TLS_CLIENT_CA_FILE", "TLS_CERT_FILE"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			args := append([]string{"serve", "--database-url", "postgres://u@127.0.0.1:1/db?connect_timeout=1",
+				"--auth-keys", servicetest.NewKeySpec(t), "--migrate-on-start"}, c.args...)
+			err := cli.Run(ctx, svc(), args, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.not) {
+				t.Fatalf("got %v, want an invalid %s", err, c.want)
+			}
+			if strings.Contains(err.Error(), "migrate") || strings.Contains(err.Error(), "DATABASE_URL") {
+				t.Fatalf("got %v: the database was tried before the TLS files", err)
+			}
+		})
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/sightline/sightline/pkg/tlsconfig"
 )
 
 // healthcheckCommand asks a running server's grpc.health.v1 and exits 0 only
@@ -26,6 +29,10 @@ func healthcheckCommand(name string, fs *flag.FlagSet, defaultAddr string, stdou
 	}
 	addr := fs.String("grpc-addr", defaultAddr, "address of the server to check (default $GRPC_ADDR); a wildcard host means loopback")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	// TLS settings are flags only, never read from the server's environment:
+	// its TLS_CERT_FILE is a server certificate, not a client one.
+	var tlsFlags tlsconfig.ClientFlags
+	tlsFlags.Register(fs, "tls", "the server")
 	return &ffcli.Command{
 		Name: "healthcheck", ShortUsage: name + " healthcheck [--grpc-addr host:port]",
 		ShortHelp: "exit 0 when the server at --grpc-addr reports SERVING", FlagSet: fs,
@@ -33,7 +40,15 @@ func healthcheckCommand(name string, fs *flag.FlagSet, defaultAddr string, stdou
 			target := loopbackFor(*addr)
 			ctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
-			conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			creds := insecure.NewCredentials()
+			tlsCfg, err := tlsFlags.Config()
+			if err != nil {
+				return err
+			}
+			if tlsCfg != nil {
+				creds = credentials.NewTLS(tlsCfg)
+			}
+			conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
 			if err != nil {
 				return fmt.Errorf("healthcheck %s: %w", target, err)
 			}

@@ -27,6 +27,9 @@ type Base struct {
 	ShutdownGrace   time.Duration
 	ReadyInterval   time.Duration
 	MaxRecvMsgBytes int
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
 
 	Keys []auth.Key // parsed from AuthKeys by Validate
 }
@@ -52,6 +55,9 @@ func (b *Base) Register(fs *flag.FlagSet, d Defaults) {
 	fs.DurationVar(&b.ShutdownGrace, "shutdown-grace", 15*time.Second, "on shutdown, how long in-flight calls may run before they are cut off")
 	fs.DurationVar(&b.ReadyInterval, "ready-interval", time.Second, "how often the database is pinged for the health status")
 	fs.IntVar(&b.MaxRecvMsgBytes, "max-recv-msg-bytes", d.MaxRecvMsgBytes, "largest gRPC request accepted, in bytes")
+	fs.StringVar(&b.TLSCertFile, "tls-cert-file", "", "PEM server certificate: serve gRPC over TLS only (re-read when the file changes); empty: plaintext")
+	fs.StringVar(&b.TLSKeyFile, "tls-key-file", "", "PEM key of --tls-cert-file")
+	fs.StringVar(&b.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA certificates: require every client to present a certificate they signed (mTLS)")
 }
 
 // Parse fills fs from args and then from environment variables named after the flags.
@@ -87,6 +93,8 @@ func (b *Base) Validate() error {
 	check(b.ShutdownGrace > 0 && b.ShutdownGrace <= 10*time.Minute, "shutdown-grace", "%s is not between 0 and 10m", b.ShutdownGrace)
 	check(b.ReadyInterval >= 10*time.Millisecond && b.ReadyInterval <= time.Minute, "ready-interval", "%s is not between 10ms and 1m", b.ReadyInterval)
 	check(b.MaxRecvMsgBytes >= 1<<10 && b.MaxRecvMsgBytes <= 256<<20, "max-recv-msg-bytes", "%d is not between 1 KiB and 256 MiB", b.MaxRecvMsgBytes)
+	check((b.TLSCertFile == "") == (b.TLSKeyFile == ""), "tls-cert-file", "needs --tls-key-file too, and the other way round")
+	check(b.TLSClientCAFile == "" || b.TLSCertFile != "", "tls-client-ca-file", "client certificates need TLS: set --tls-cert-file and --tls-key-file")
 	if b.AuthKeys == "" {
 		errs = append(errs, Invalid("auth-keys", "required"))
 	} else if keys, err := auth.ParseKeys(b.AuthKeys, false); err != nil {

@@ -116,7 +116,10 @@ func toStatusErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if pg.IsUnavailable(err) {
+	// A domain error already says what the client sees, whatever its cause
+	// (a mail provider's network error is not a database outage).
+	var domain *apierr.Error
+	if !errors.As(err, &domain) && pg.IsUnavailable(err) {
 		err = apierr.Unavailable("database", err)
 	}
 	st, unexpected := apierr.ToStatus(err)
@@ -150,9 +153,17 @@ func (s *Server) setServing(serving bool) {
 	if serving {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	s.health.SetServingStatus("", st)
+	// The overall status ("") is what probes watch, so it moves last on the
+	// way up and first on the way down: whoever sees it SERVING finds every
+	// service SERVING too.
+	if !serving {
+		s.health.SetServingStatus("", st)
+	}
 	for name := range s.Server.GetServiceInfo() {
 		s.health.SetServingStatus(name, st)
+	}
+	if serving {
+		s.health.SetServingStatus("", st)
 	}
 	if serving != s.serving {
 		s.cfg.Logger.Info("health changed", zap.Bool("serving", serving))

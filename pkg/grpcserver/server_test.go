@@ -40,6 +40,11 @@ func (s *testService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Emp
 }
 
 func (s *testService) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	if req.GetFillServerId() {
+		// A domain error caused by a network error that is not the database's.
+		netErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		return nil, apierr.New(codes.FailedPrecondition, "test.sightline.dev", "SMTP_REFUSED", "the mail server refused").WithCause(netErr)
+	}
 	if s.started != nil {
 		s.started <- struct{}{}
 	}
@@ -156,6 +161,16 @@ func TestHealthAndReflectionNeedNoToken(t *testing.T) {
 		&healthpb.HealthCheckRequest{Service: "grpc.testing.TestService"})
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("per-service health = %v, %v", resp, err)
+	}
+}
+
+// A domain error keeps its code and reason even when its cause is a network
+// error (only bare errors of the database become UNAVAILABLE "database").
+func TestDomainErrorWinsOverItsNetworkCause(t *testing.T) {
+	h := start(t, nil)
+	_, err := h.client.UnaryCall(h.token(t, h.key, time.Hour), &testgrpc.SimpleRequest{FillServerId: true})
+	if status.Code(err) != codes.FailedPrecondition || apierr.Reason(err) != "SMTP_REFUSED" {
+		t.Fatalf("got %v (reason %q), want the handler's FAILED_PRECONDITION SMTP_REFUSED", err, apierr.Reason(err))
 	}
 }
 
