@@ -127,7 +127,10 @@ func wantErr(t testing.TB, err error, code codes.Code, reason string, fields ...
 	if code == codes.InvalidArgument && len(fields) == 0 {
 		t.Fatalf("test bug: INVALID_ARGUMENT needs the BadRequest field to check")
 	}
-	got := badRequestFields(st)
+	var got []string
+	for _, v := range apierr.Violations(err) {
+		got = append(got, v.Field)
+	}
 	for _, f := range fields {
 		if !slices.Contains(got, f) {
 			t.Fatalf("error %v %q: BadRequest fields %v, want %q among them", st.Code(), st.Message(), got, f)
@@ -136,31 +139,10 @@ func wantErr(t testing.TB, err error, code codes.Code, reason string, fields ...
 	return st
 }
 
-func badRequestFields(st *status.Status) []string {
-	var out []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out = append(out, v.GetField())
-			}
-		}
-	}
-	return out
-}
-
 func quotaFailure(st *status.Status) *errdetails.QuotaFailure {
 	for _, d := range st.Details() {
 		if q, ok := d.(*errdetails.QuotaFailure); ok {
 			return q
-		}
-	}
-	return nil
-}
-
-func errorInfo(st *status.Status) *errdetails.ErrorInfo {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info
 		}
 	}
 	return nil

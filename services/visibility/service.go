@@ -37,7 +37,7 @@ func Service() cli.Service {
 		Wire: func(ctx context.Context, d cli.Deps) (func(), error) {
 			st := store.New(d.Pool)
 			eng := engine.New(st, d.Logger, d.Registry)
-			visibilityv1.RegisterVisibilityServiceServer(d.Server, server.New(st, eng))
+			visibilityv1.RegisterVisibilityServiceServer(d.Server, server.New(st, eng, d.Registry))
 			done := make(chan struct{})
 			go func() { defer close(done); eng.Listen(ctx) }()
 			return func() { <-done }, nil

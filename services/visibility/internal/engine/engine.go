@@ -31,6 +31,7 @@ type Engine struct {
 
 	rebuild prometheus.Histogram
 	loaded  prometheus.Gauge
+	applied prometheus.Counter
 }
 
 // New returns an engine over st; metrics are registered on reg when not nil.
@@ -48,9 +49,13 @@ func New(st *store.Store, log *zap.Logger, reg prometheus.Registerer) *Engine {
 			Name: "sightline_visibility_companies_loaded",
 			Help: "Companies held in memory.",
 		}),
+		applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_visibility_snapshot_versions_applied_total",
+			Help: "Company versions (committed changes) brought into memory by refreshes; its rate is the change rate this replica follows.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(e.rebuild, e.loaded)
+		reg.MustRegister(e.rebuild, e.loaded, e.applied)
 	}
 	return e
 }
@@ -265,6 +270,9 @@ func (e *Engine) Refresh(ctx context.Context, companyID int64) error {
 	if len(d.Items) > 0 {
 		c.sortedOK = false
 	}
+	// c.version is still since: only loads and refreshes set it, and both
+	// hold c.refresh, which this refresh has held since reading it.
+	e.applied.Add(float64(d.Version - since))
 	c.version = d.Version
 	c.mu.Unlock()
 	e.rebuild.Observe(time.Since(start).Seconds())

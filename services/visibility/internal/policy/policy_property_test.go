@@ -54,31 +54,8 @@ func TestPropertyDecideMatchesReference(t *testing.T) {
 		s := mustBuild(t, c)
 		items := policytest.RandomItems(r, c, 200)
 		withInvalidVisibleTo(r, items)
-		viewers := append(slices.Clone(c.Users), policy.User{ID: 0}, policy.User{ID: 1 << 40}) // + unknown viewers
-		for i := range items {
-			it := &items[i]
-			for _, v := range viewers {
-				got, want := s.Decide(v.ID, it), policytest.ReferenceDecide(c, v.ID, *it)
-				if got != want {
-					t.Errorf("viewer %d, item %+v: Decide = %v, reference %v\n%s", v.ID, *it, got, want, s.Explain(v.ID, it))
-					return
-				}
-				if got.Allowed != got.Reason.Allows() {
-					t.Errorf("Decision %v: Allowed disagrees with its reason", got)
-					return
-				}
-				if i%4 != 0 {
-					continue // Explain is slow: check it on a quarter of the items
-				}
-				if e := s.Explain(v.ID, it); e.Decision != got {
-					t.Errorf("viewer %d, item %+v: Explain decided %v, Decide %v\n%s", v.ID, *it, e.Decision, got, e)
-					return
-				}
-			}
-			if got, want := s.Viewers(it), policytest.ReferenceViewers(c, *it); !slices.Equal(got, want) {
-				t.Errorf("item %+v: Viewers = %v, reference %v", *it, got, want)
-				return
-			}
+		if !checkDecisions(t, s, c, items) {
+			return
 		}
 		// ReferenceVisible is the per-viewer listing of the same decisions.
 		v := c.Users[r.IntN(len(c.Users))].ID
@@ -103,31 +80,83 @@ func TestPropertyFilterAgreesWithDecide(t *testing.T) {
 		s := mustBuild(t, c)
 		items := policytest.RandomItems(r, c, 200)
 		withInvalidVisibleTo(r, items)
-		for _, v := range append(slices.Clone(c.Users), policy.User{ID: 1 << 40}) {
-			for _, typ := range policy.AllItemTypes() {
-				f := s.Filter(v.ID, typ)
-				if ref := policytest.ReferenceFilter(c, v.ID, typ); !sameFilter(f, ref) {
-					t.Errorf("Filter(%d, %v) = %+v\nreference %+v", v.ID, typ, f, ref)
-					return
+		checkFilter(t, s, c, items)
+	})
+}
+
+// viewers are the company's users and two unknown viewers (0 and an id no
+// company uses).
+func viewers(c policy.Company) []policy.User {
+	return append(slices.Clone(c.Users), policy.User{ID: 0}, policy.User{ID: 1 << 40})
+}
+
+// checkDecisions requires every (viewer, item) decision of s — allowed and
+// reason — to equal the reference model's for company c, a decision's
+// Allowed to agree with its reason, Explain to decide the same (on a quarter
+// of the items: it is slow) and Viewers to equal ReferenceViewers. It
+// reports the first disagreement and returns false.
+func checkDecisions(t testing.TB, s *policy.Snapshot, c policy.Company, items []policy.Item) bool {
+	t.Helper()
+	vs := viewers(c)
+	for i := range items {
+		it := &items[i]
+		for _, v := range vs {
+			got, want := s.Decide(v.ID, it), policytest.ReferenceDecide(c, v.ID, *it)
+			if got != want {
+				t.Errorf("viewer %d, item %+v: Decide = %v, reference %v\n%s", v.ID, *it, got, want, s.Explain(v.ID, it))
+				return false
+			}
+			if got.Allowed != got.Reason.Allows() {
+				t.Errorf("Decision %v: Allowed disagrees with its reason", got)
+				return false
+			}
+			if i%4 != 0 {
+				continue
+			}
+			if e := s.Explain(v.ID, it); e.Decision != got {
+				t.Errorf("viewer %d, item %+v: Explain decided %v, Decide %v\n%s", v.ID, *it, e.Decision, got, e)
+				return false
+			}
+		}
+		if got, want := s.Viewers(it), policytest.ReferenceViewers(c, *it); !slices.Equal(got, want) {
+			t.Errorf("item %+v: Viewers = %v, reference %v", *it, got, want)
+			return false
+		}
+	}
+	return true
+}
+
+// checkFilter requires, for every viewer and item type, s's Filter to equal
+// the reference model's and to admit — applied in Go and the way the
+// documented SQL does — exactly the items Decide allows. It reports the
+// first disagreement and returns false.
+func checkFilter(t testing.TB, s *policy.Snapshot, c policy.Company, items []policy.Item) bool {
+	t.Helper()
+	for _, v := range viewers(c) {
+		for _, typ := range policy.AllItemTypes() {
+			f := s.Filter(v.ID, typ)
+			if ref := policytest.ReferenceFilter(c, v.ID, typ); !sameFilter(f, ref) {
+				t.Errorf("Filter(%d, %v) = %+v\nreference %+v", v.ID, typ, f, ref)
+				return false
+			}
+			for i := range items {
+				it := &items[i]
+				if it.Type != typ {
+					continue
 				}
-				for i := range items {
-					it := &items[i]
-					if it.Type != typ {
-						continue
-					}
-					want := s.Decide(v.ID, it).Allowed
-					if got := f.Allows(it); got != want {
-						t.Errorf("viewer %d, item %+v: Filter.Allows = %v, Decide allowed = %v\nfilter %+v", v.ID, *it, got, want, f)
-						return
-					}
-					if got := policytest.ReferenceFilterAllows(f, *it); got != want {
-						t.Errorf("viewer %d, item %+v: filter applied like SQL = %v, Decide allowed = %v\nfilter %+v", v.ID, *it, got, want, f)
-						return
-					}
+				want := s.Decide(v.ID, it).Allowed
+				if got := f.Allows(it); got != want {
+					t.Errorf("viewer %d, item %+v: Filter.Allows = %v, Decide allowed = %v\nfilter %+v", v.ID, *it, got, want, f)
+					return false
+				}
+				if got := policytest.ReferenceFilterAllows(f, *it); got != want {
+					t.Errorf("viewer %d, item %+v: filter applied like SQL = %v, Decide allowed = %v\nfilter %+v", v.ID, *it, got, want, f)
+					return false
 				}
 			}
 		}
-	})
+	}
+	return true
 }
 
 // TestPropertyBuildValidatesLikeReference breaks random companies in random

@@ -51,6 +51,7 @@ func (s *Server) CheckAccess(ctx context.Context, req *visibilityv1.CheckAccessR
 		d := v.Snap.Decide(subj, it)
 		resp.Allowed, resp.Reason = d.Allowed, reasonPB(d.Reason, p.IsUser())
 	}
+	s.decisions.add(resp.Reason, 1)
 	return resp, nil
 }
 
@@ -80,6 +81,7 @@ func (s *Server) BatchCheckAccess(ctx context.Context, req *visibilityv1.BatchCh
 	defer v.Release()
 	toUser := p.IsUser()
 	results := make([]visibilityv1.AccessResult, len(refs))
+	counts := s.decisions.tally() // decisions by reason, counted once per batch
 	resp := &visibilityv1.BatchCheckAccessResponse{Version: v.Version, Results: make([]*visibilityv1.AccessResult, len(refs))}
 	for i, r := range refs {
 		res := &results[i]
@@ -91,6 +93,12 @@ func (s *Server) BatchCheckAccess(ctx context.Context, req *visibilityv1.BatchCh
 			res.Reason = visibilityv1.DecisionReason_DECISION_REASON_ITEM_NOT_FOUND
 		}
 		resp.Results[i] = res
+		if int(res.Reason) < len(counts) {
+			counts[res.Reason]++
+		}
+	}
+	for r, n := range counts {
+		s.decisions.add(visibilityv1.DecisionReason(r), n)
 	}
 	return resp, nil
 }

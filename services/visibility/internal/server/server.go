@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
 	"github.com/sightline/sightline/pkg/apierr"
@@ -29,12 +30,16 @@ const (
 // Server implements visibilityv1.VisibilityServiceServer.
 type Server struct {
 	visibilityv1.UnimplementedVisibilityServiceServer
-	store  *store.Store
-	engine *engine.Engine
+	store     *store.Store
+	engine    *engine.Engine
+	decisions *decisionMetrics
 }
 
-// New returns the handlers.
-func New(st *store.Store, eng *engine.Engine) *Server { return &Server{store: st, engine: eng} }
+// New returns the handlers; reg receives the decision metrics (registering
+// them twice panics, as with engine.New).
+func New(st *store.Store, eng *engine.Engine, reg prometheus.Registerer) *Server {
+	return &Server{store: st, engine: eng, decisions: newDecisionMetrics(reg)}
+}
 
 func domainErr(code codes.Code, reason visibilityv1.ErrorReason, format string, args ...any) *apierr.Error {
 	return apierr.New(code, Domain, reason.String(), format, args...)
