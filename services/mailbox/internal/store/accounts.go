@@ -40,11 +40,16 @@ const accountCols = `id, user_id, email, display_name, imap_host, imap_port, ima
 	smtp_host, smtp_port, smtp_security, username, auth_kind, secret IS NOT NULL,
 	sync_window, only_known_contacts, folders, create_time, update_time`
 
+// accountDest are the scan targets of accountCols.
+func accountDest(a *Account) []any {
+	return []any{&a.ID, &a.UserID, &a.Email, &a.DisplayName, &a.IMAP.Host, &a.IMAP.Port, &a.IMAP.Security,
+		&a.SMTP.Host, &a.SMTP.Port, &a.SMTP.Security, &a.Username, &a.AuthKind, &a.HasSecret,
+		&a.SyncWindow, &a.OnlyKnownContacts, &a.Folders, &a.CreateTime, &a.UpdateTime}
+}
+
 func scanAccount(row pgx.Row) (Account, error) {
 	var a Account
-	err := row.Scan(&a.ID, &a.UserID, &a.Email, &a.DisplayName, &a.IMAP.Host, &a.IMAP.Port, &a.IMAP.Security,
-		&a.SMTP.Host, &a.SMTP.Port, &a.SMTP.Security, &a.Username, &a.AuthKind, &a.HasSecret,
-		&a.SyncWindow, &a.OnlyKnownContacts, &a.Folders, &a.CreateTime, &a.UpdateTime)
+	err := row.Scan(accountDest(&a)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, ErrNotFound
 	}
@@ -108,6 +113,7 @@ func (s *Store) UpdateAccount(ctx context.Context, companyID, userID, id int64, 
 		if err != nil {
 			return err
 		}
+		prev := cur
 		if err := update(&cur); err != nil {
 			return err
 		}
@@ -123,6 +129,16 @@ func (s *Store) UpdateAccount(ctx context.Context, companyID, userID, id int64, 
 			sec.Set, sec.Sealed, cur.SyncWindow, cur.OnlyKnownContacts, cur.Folders))
 		if pg.IsUniqueViolation(err) {
 			return fmt.Errorf("%w: %s", ErrAccountExists, cur.Email)
+		}
+		if err != nil {
+			return err
+		}
+		// A new secret (or new connection settings) ends NEEDS_REAUTH and any
+		// backoff: the account is synced again at once (S1).
+		if sec.Set || out.IMAP != prev.IMAP || out.Username != prev.Username || out.AuthKind != prev.AuthKind {
+			_, err = tx.Exec(ctx, `UPDATE account_sync SET state = $3, failures = 0, next_attempt_time = now(),
+					last_error = '', last_error_time = NULL
+				WHERE company_id = $1 AND account_id = $2`, companyID, id, SyncPending)
 		}
 		return err
 	})
@@ -153,4 +169,71 @@ func (s *Store) AccountSecret(ctx context.Context, companyID, userID, id int64) 
 		return nil, ErrNotFound
 	}
 	return sealed, err
+}
+
+// SyncStatus is an account's IMAP sync status (S6).
+type SyncStatus struct {
+	State         int16
+	LastSuccess   time.Time
+	LastError     string
+	LastErrorTime time.Time
+	NextAttempt   time.Time // zero unless waiting to retry
+	Folders       []FolderState
+}
+
+// SyncStatuses returns the sync status of a company's accounts by id;
+// accounts without a row are missing from the map.
+func (s *Store) SyncStatuses(ctx context.Context, companyID int64, ids []int64) (map[int64]SyncStatus, error) {
+	out := map[int64]SyncStatus{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT account_id, state, last_success_time, last_error, last_error_time,
+			CASE WHEN last_error <> '' AND next_attempt_time > now() THEN next_attempt_time END
+		FROM account_sync WHERE company_id = $1 AND account_id = ANY($2)`, companyID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var st SyncStatus
+		var success, errTime, next *time.Time
+		if err := rows.Scan(&id, &st.State, &success, &st.LastError, &errTime, &next); err != nil {
+			return nil, err
+		}
+		for _, p := range []struct {
+			dst *time.Time
+			src *time.Time
+		}{{&st.LastSuccess, success}, {&st.LastErrorTime, errTime}, {&st.NextAttempt, next}} {
+			if p.src != nil {
+				*p.dst = *p.src
+			}
+		}
+		out[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	frows, err := s.pool.Query(ctx, `SELECT account_id, `+folderCols+`
+		FROM sync_folders WHERE company_id = $1 AND account_id = ANY($2) ORDER BY account_id, name`, companyID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer frows.Close()
+	for frows.Next() {
+		var id int64
+		f, err := scanFolder(frows, &id)
+		if err != nil {
+			return nil, err
+		}
+		st, ok := out[id]
+		if !ok {
+			continue
+		}
+		st.Folders = append(st.Folders, f)
+		out[id] = st
+	}
+	return out, frows.Err()
 }

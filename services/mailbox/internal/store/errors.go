@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, wrapped with %w; the server maps them to status codes.
 var (
@@ -15,3 +18,16 @@ var (
 	// ErrRequestIDReused: an ingest request_id came back with another message.
 	ErrRequestIDReused = errors.New("store: request id reused for another message")
 )
+
+// ErrMixedCompanies: an IngestBatch named more than one company.
+var ErrMixedCompanies = errors.New("store: ingest batch spans companies")
+
+// BatchError is the failure of one message of an IngestBatch; it wraps the
+// message's error (one of the above).
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("message %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }

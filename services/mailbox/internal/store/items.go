@@ -75,7 +75,7 @@ func (s *Store) ItemThread(ctx context.Context, companyID int64, item Item, thre
 	}
 	var t Thread
 	var linked bool
-	err = s.pool.QueryRow(ctx, `SELECT `+threadCols+`, `+cond+` FROM threads t
+	err = s.pool.QueryRow(ctx, `SELECT `+threadCols+`, coalesce(`+cond+`, false) FROM threads t
 		WHERE t.company_id = $1 AND t.id = $2`, companyID, threadID, item.ID).
 		Scan(append(threadDest(&t), &linked)...)
 	if err != nil {

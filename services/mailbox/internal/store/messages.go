@@ -21,6 +21,8 @@ type Addresses struct {
 	To   []Addr `json:"to,omitempty"`
 	Cc   []Addr `json:"cc,omitempty"`
 	Bcc  []Addr `json:"bcc,omitempty"`
+	// ReplyTo is where replies go (SendThreadMessage, M5); not a participant.
+	ReplyTo []Addr `json:"reply_to,omitempty"`
 }
 
 // AttachmentMeta is one attachment's metadata.
@@ -135,8 +137,20 @@ func (s *Store) LatestMessages(ctx context.Context, companyID, threadID int64, l
 
 // OwnMessage returns one of the owner's messages.
 func (s *Store) OwnMessage(ctx context.Context, companyID, ownerID, id int64, full bool) (Message, error) {
+	return s.oneMessage(ctx, companyID, "m.owner_id", ownerID, id, full)
+}
+
+// ThreadMessage returns one message of a thread, whoever owns it; callers
+// decide whether it may be read (M2, M5).
+func (s *Store) ThreadMessage(ctx context.Context, companyID, threadID, id int64, full bool) (Message, error) {
+	return s.oneMessage(ctx, companyID, "m.thread_id", threadID, id, full)
+}
+
+// oneMessage returns message id of the company where column (a constant
+// of the callers) equals value.
+func (s *Store) oneMessage(ctx context.Context, companyID int64, column string, value, id int64, full bool) (Message, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+messageCols(full)+` FROM messages m
-		WHERE m.company_id = $1 AND m.owner_id = $2 AND m.id = $3`, companyID, ownerID, id)
+		WHERE m.company_id = $1 AND `+column+` = $2 AND m.id = $3`, companyID, value, id)
 	ms, err := s.collectMessages(ctx, companyID, rows, err)
 	if err != nil {
 		return Message{}, err

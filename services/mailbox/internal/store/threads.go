@@ -243,8 +243,17 @@ func (s *Store) UpdateFlags(ctx context.Context, companyID, ownerID, id int64, f
 				shared = coalesce($6, t.shared), update_time = now()
 			WHERE t.company_id = $1 AND t.owner_id = $2 AND t.id = $3
 			RETURNING `+threadCols, companyID, ownerID, id, f.Read, f.Archived, f.Shared))
-		if err != nil || f.Read == nil {
+		if err != nil {
 			return err
+		}
+		if f.Archived != nil && *f.Archived {
+			// M6 two-way: the provider moves the INBOX copies to its archive.
+			if err := queueProviderActions(ctx, tx, companyID, ownerID, id, ActionArchive); err != nil {
+				return err
+			}
+		}
+		if f.Read == nil {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE messages SET seen = $3 WHERE company_id = $1 AND thread_id = $2 AND seen <> $3`,
 			companyID, id, *f.Read)
@@ -348,17 +357,24 @@ func (s *Store) OwnThreadExists(ctx context.Context, companyID, ownerID, id int6
 }
 
 // DeleteThread deletes one of the owner's threads with its messages,
-// participants and references, for good (M6).
+// participants and references, for good (M6). With the owner's two-way
+// setting on, the provider's copies are queued to move to its trash in the
+// same transaction.
 func (s *Store) DeleteThread(ctx context.Context, companyID, ownerID, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM threads WHERE company_id = $1 AND owner_id = $2 AND id = $3`,
-		companyID, ownerID, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := queueProviderActions(ctx, tx, companyID, ownerID, id, ActionTrash); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM threads WHERE company_id = $1 AND owner_id = $2 AND id = $3`,
+			companyID, ownerID, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 }
 
 // IsParticipant reports whether one of the user's addresses is among the
