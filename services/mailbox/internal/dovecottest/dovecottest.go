@@ -370,8 +370,45 @@ func (s *Server) Login(t testing.TB, user, pass string) *imapclient.Client {
 
 // Append APPENDs raw messages to a user's mailbox over IMAP (as the user,
 // with Dovecot's master-less passwd: the password is looked up in the
-// passwd-file) and returns their UIDs.
+// passwd-file) and returns their UIDs. The messages arrive one by one: a
+// client watching the mailbox may see and fetch them as they come.
 func (s *Server) Append(t testing.TB, user, mailbox string, raw ...[]byte) []imap.UID {
+	t.Helper()
+	c := s.dial(t, user)
+	defer func() { _ = c.Logout().Wait(); _ = c.Close() }()
+	return appendAll(t, c, mailbox, raw)
+}
+
+// Deliver makes raw messages appear in a user's mailbox all at once, as a
+// burst of new mail does: it APPENDs them to a scratch mailbox and MOVEs them
+// over in one command, so a client watching the mailbox sees them in a single
+// update, in the order given, with consecutive UIDs.
+func (s *Server) Deliver(t testing.TB, user, mailbox string, raw ...[]byte) {
+	t.Helper()
+	c := s.dial(t, user)
+	defer func() { _ = c.Logout().Wait(); _ = c.Close() }()
+	const scratch = "dovecottest-deliver"
+	if err := c.Create(scratch, nil).Wait(); err != nil {
+		t.Fatalf("dovecottest: create %s: %v", scratch, err)
+	}
+	uids := appendAll(t, c, scratch, raw)
+	if _, err := c.Select(scratch, nil).Wait(); err != nil {
+		t.Fatalf("dovecottest: select %s: %v", scratch, err)
+	}
+	if _, err := c.Move(imap.UIDSetNum(uids...), mailbox).Wait(); err != nil {
+		t.Fatalf("dovecottest: move to %s: %v", mailbox, err)
+	}
+	if err := c.Unselect().Wait(); err != nil {
+		t.Fatalf("dovecottest: unselect: %v", err)
+	}
+	if err := c.Delete(scratch).Wait(); err != nil {
+		t.Fatalf("dovecottest: delete %s: %v", scratch, err)
+	}
+}
+
+// dial returns an IMAP client logged in as user with the password the
+// passwd-file holds for them.
+func (s *Server) dial(t testing.TB, user string) *imapclient.Client {
 	t.Helper()
 	pass, err := s.password(user)
 	if err != nil {
@@ -381,10 +418,15 @@ func (s *Server) Append(t testing.TB, user, mailbox string, raw ...[]byte) []ima
 	if err != nil {
 		t.Fatalf("dovecottest: dial: %v", err)
 	}
-	defer c.Close()
 	if err := c.Login(user, pass).Wait(); err != nil {
+		_ = c.Close()
 		t.Fatalf("dovecottest: login %s: %v", user, err)
 	}
+	return c
+}
+
+func appendAll(t testing.TB, c *imapclient.Client, mailbox string, raw [][]byte) []imap.UID {
+	t.Helper()
 	uids := make([]imap.UID, 0, len(raw))
 	for _, m := range raw {
 		cmd := c.Append(mailbox, int64(len(m)), nil)
@@ -400,7 +442,6 @@ func (s *Server) Append(t testing.TB, user, mailbox string, raw ...[]byte) []ima
 		}
 		uids = append(uids, data.UID)
 	}
-	_ = c.Logout().Wait()
 	return uids
 }
 

@@ -33,20 +33,21 @@ const (
 // result is cut to SnippetMaxRunes runes, preferring a word boundary and
 // ending with "…" only when something was cut.
 func makeSnippet(text, htmlBody string) string {
+	const n = SnippetMaxRunes
 	var s string
 	switch {
 	case strings.TrimSpace(text) != "":
-		s = collapseSnippet(filterQuoted(text, true))
+		s = collapseSnippet(filterQuoted(text, true), n)
 		if s == "" {
-			s = collapseSnippet(filterQuoted(text, false))
+			s = collapseSnippet(filterQuoted(text, false), n)
 		}
 	case strings.TrimSpace(htmlBody) != "":
-		s = collapseSnippet(filterQuoted(htmlToText(htmlBody, snippetHTMLTextBytes, true), true))
+		s = collapseSnippet(filterQuoted(htmlToText(htmlBody, snippetHTMLTextBytes, true), true), n)
 		if s == "" {
-			s = collapseSnippet(filterQuoted(htmlToText(htmlBody, snippetHTMLTextBytes, false), false))
+			s = collapseSnippet(filterQuoted(htmlToText(htmlBody, snippetHTMLTextBytes, false), false), n)
 		}
 	}
-	return cleanString(truncateRunes(s, SnippetMaxRunes))
+	return cleanString(truncateRunes(s, n))
 }
 
 // filterQuoted returns up to snippetScanBytes of the lines of src, without
@@ -188,14 +189,36 @@ func invisible(r rune) bool {
 	return unicode.IsControl(r) && !unicode.IsSpace(r)
 }
 
-func collapseSnippet(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if invisible(r) {
-			return -1
+// collapseSnippet removes invisible characters from s, trims it and
+// replaces each run of white space by one space, stopping after max+1 runes
+// of output: enough for truncateRunes(_, max) to decide as it would on the
+// whole string, whose prefix this is. (One pass without the split and join
+// of collapseSpace: that was a third of Parse's time on a 5 KB message.)
+func collapseSnippet(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	space := false
+	for _, r := range s {
+		switch {
+		case invisible(r):
+			continue
+		case unicode.IsSpace(r):
+			space = n > 0
+			continue
 		}
-		return r
-	}, s)
-	return collapseSpace(s)
+		if space {
+			b.WriteByte(' ')
+			space = false
+			if n++; n > max {
+				break
+			}
+		}
+		b.WriteRune(r)
+		if n++; n > max {
+			break
+		}
+	}
+	return b.String()
 }
 
 // truncateRunes cuts s to at most max runes. When it cuts, the result ends

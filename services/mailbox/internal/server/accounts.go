@@ -43,6 +43,19 @@ func (s *Server) seal(companyID, userID int64, secret string) ([]byte, error) {
 	return s.box.Seal([]byte(secret), secretAAD(companyID, userID))
 }
 
+// OpenSecret opens an account's sealed secret for the sync worker that logs
+// in to the provider (S5: the plaintext goes nowhere else).
+func (s *Server) OpenSecret(companyID, userID int64, sealed []byte) (string, error) {
+	if s.box == nil {
+		return "", errors.New("no secret keys configured (SECRET_KEYS)")
+	}
+	pt, err := s.box.Open(sealed, secretAAD(companyID, userID))
+	if err != nil {
+		return "", err
+	}
+	return string(pt), nil
+}
+
 func serverSettings(field string, in *mailboxv1.ServerSettings) (store.ServerSettings, []apierr.FieldViolation) {
 	var vs []apierr.FieldViolation
 	out := store.ServerSettings{Host: strings.ToLower(strings.TrimSpace(in.GetHost())), Port: in.GetPort(), Security: int16(in.GetSecurity())}
@@ -162,6 +175,34 @@ func accountPB(a store.Account) *mailboxv1.MailAccount {
 	}
 }
 
+// accountsPB converts accounts with their sync status (S6).
+func (s *Server) accountsPB(ctx context.Context, companyID int64, accts ...store.Account) ([]*mailboxv1.MailAccount, error) {
+	ids := make([]int64, len(accts))
+	for i, a := range accts {
+		ids[i] = a.ID
+	}
+	sts, err := s.store.SyncStatuses(ctx, companyID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*mailboxv1.MailAccount, len(accts))
+	for i, a := range accts {
+		st, ok := sts[a.ID]
+		out[i] = accountPB(a)
+		out[i].SyncStatus = syncStatusPB(a, st, ok)
+	}
+	return out, nil
+}
+
+// accountWithStatus is accountsPB of one account.
+func (s *Server) accountWithStatus(ctx context.Context, companyID int64, a store.Account) (*mailboxv1.MailAccount, error) {
+	out, err := s.accountsPB(ctx, companyID, a)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
 // CreateMailAccount connects a mailbox for the caller. The secret is sealed
 // before it reaches the database and never returned (S5).
 func (s *Server) CreateMailAccount(ctx context.Context, req *mailboxv1.CreateMailAccountRequest) (*mailboxv1.CreateMailAccountResponse, error) {
@@ -187,7 +228,11 @@ func (s *Server) CreateMailAccount(ctx context.Context, req *mailboxv1.CreateMai
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return &mailboxv1.CreateMailAccountResponse{MailAccount: accountPB(out)}, nil
+	pb, err := s.accountWithStatus(ctx, p.CompanyID, out)
+	if err != nil {
+		return nil, err
+	}
+	return &mailboxv1.CreateMailAccountResponse{MailAccount: pb}, nil
 }
 
 // GetMailAccount returns one of the caller's accounts.
@@ -206,7 +251,11 @@ func (s *Server) GetMailAccount(ctx context.Context, req *mailboxv1.GetMailAccou
 	if err != nil {
 		return nil, err
 	}
-	return &mailboxv1.GetMailAccountResponse{MailAccount: accountPB(a)}, nil
+	pb, err := s.accountWithStatus(ctx, p.CompanyID, a)
+	if err != nil {
+		return nil, err
+	}
+	return &mailboxv1.GetMailAccountResponse{MailAccount: pb}, nil
 }
 
 // ListMailAccounts lists the caller's accounts by id.
@@ -237,8 +286,8 @@ func (s *Server) ListMailAccounts(ctx context.Context, req *mailboxv1.ListMailAc
 		accts = accts[:size]
 		resp.NextPageToken = aip.EncodePageToken(key, accts[size-1].ID)
 	}
-	for _, a := range accts {
-		resp.MailAccounts = append(resp.MailAccounts, accountPB(a))
+	if resp.MailAccounts, err = s.accountsPB(ctx, p.CompanyID, accts...); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -288,7 +337,11 @@ func (s *Server) UpdateMailAccount(ctx context.Context, req *mailboxv1.UpdateMai
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return &mailboxv1.UpdateMailAccountResponse{MailAccount: accountPB(a)}, nil
+	pb, err := s.accountWithStatus(ctx, p.CompanyID, a)
+	if err != nil {
+		return nil, err
+	}
+	return &mailboxv1.UpdateMailAccountResponse{MailAccount: pb}, nil
 }
 
 // DeleteMailAccount disconnects one of the caller's accounts.

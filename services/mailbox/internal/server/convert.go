@@ -126,3 +126,35 @@ func linkedItems(t store.Thread) []visibilityclient.Item {
 	}
 	return out
 }
+
+// syncStatusPB converts an account's sync status (S6); an account without a
+// secret cannot sync whatever the stored state says.
+func syncStatusPB(a store.Account, st store.SyncStatus, ok bool) *mailboxv1.SyncStatus {
+	if !ok {
+		st.State = store.SyncPending
+	}
+	out := &mailboxv1.SyncStatus{
+		State:           mailboxv1.SyncState(st.State),
+		LastSuccessTime: ts(st.LastSuccess),
+		LastError:       st.LastError,
+		LastErrorTime:   ts(st.LastErrorTime),
+		NextAttemptTime: ts(st.NextAttempt),
+	}
+	if !a.HasSecret {
+		out.State = mailboxv1.SyncState_SYNC_STATE_NO_SECRET
+		out.NextAttemptTime = nil
+	}
+	for _, f := range st.Folders {
+		out.Folders = append(out.Folders, &mailboxv1.FolderSyncStatus{
+			Name:            f.Name,
+			MessagesDone:    f.MessagesDone,
+			MessagesTotal:   max(f.MessagesTotal, f.MessagesDone),
+			UidValidity:     f.UIDValidity,
+			UidNext:         f.UIDNext,
+			HighestModseq:   f.HighestModSeq,
+			LastSuccessTime: ts(f.LastSuccess),
+			LastError:       f.LastError,
+		})
+	}
+	return out
+}

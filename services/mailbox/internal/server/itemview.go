@@ -7,6 +7,7 @@ import (
 
 	"github.com/sightline/sightline/pkg/aip"
 	"github.com/sightline/sightline/pkg/apierr"
+	"github.com/sightline/sightline/pkg/auth"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
 	"github.com/sightline/sightline/services/mailbox/internal/store"
 	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
@@ -23,6 +24,12 @@ func parseItem(field string, in *mailboxv1.ItemRef) (itemRef, error) {
 	}
 	vs = append(vs, positive(field+".id", in.GetId())...)
 	return itemRef{store.Item{Type: store.ItemType(t), ID: in.GetId()}}, invalid(vs)
+}
+
+// visAnswer is canSee's result, passed between goroutines.
+type visAnswer struct {
+	ok  bool
+	err error
 }
 
 // canSee asks visibility, in one round trip, whether the caller can see the item.
@@ -58,13 +65,29 @@ func (s *Server) ListItemThreads(ctx context.Context, req *mailboxv1.ListItemThr
 	if err != nil {
 		return nil, err
 	}
-	visible, err := s.canSee(ctx, item)
+	// Visibility is asked while the page is read as if the caller could see
+	// the item: most detail views are opened by someone who can, and the two
+	// round trips overlap. Only a caller who cannot see it needs the page
+	// read again (their own threads only). Nothing read speculatively is
+	// returned unless visibility said yes (fail closed).
+	seen := make(chan visAnswer, 1)
+	go func() {
+		ok, err := s.canSee(ctx, item)
+		seen <- visAnswer{ok, err}
+	}()
+	threads, err := s.store.ItemThreads(ctx, p.CompanyID, p.UserID, item.Item, true, after, size+1)
+	v := <-seen
+	if v.err != nil {
+		return nil, v.err
+	}
 	if err != nil {
 		return nil, err
 	}
-	threads, err := s.store.ItemThreads(ctx, p.CompanyID, p.UserID, item.Item, visible, after, size+1)
-	if err != nil {
-		return nil, err
+	visible := v.ok
+	if !visible {
+		if threads, err = s.store.ItemThreads(ctx, p.CompanyID, p.UserID, item.Item, false, after, size+1); err != nil {
+			return nil, err
+		}
 	}
 	if !visible && len(threads) == 0 && after.IsZero() {
 		return nil, itemNotFound(item)
@@ -132,22 +155,34 @@ func (s *Server) CheckReplyPermission(ctx context.Context, req *mailboxv1.CheckR
 	if err := invalid(positive("thread_id", id)); err != nil {
 		return nil, err
 	}
-	deny := func(r mailboxv1.ReplyPermissionReason) (*mailboxv1.CheckReplyPermissionResponse, error) {
-		return &mailboxv1.CheckReplyPermissionResponse{Reason: r}, nil
+	_, reason, err := s.replyPermission(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	return &mailboxv1.CheckReplyPermissionResponse{Allowed: reason == mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_ALLOWED,
+		Reason: reason}, nil
+}
+
+// replyPermission decides M5 for the caller and a thread (CheckReplyPermission
+// and SendThreadMessage): the thread, when the caller can read it, and
+// ALLOWED, NOT_VISIBLE or NOT_A_PARTICIPANT.
+func (s *Server) replyPermission(ctx context.Context, p auth.Principal, id int64) (store.Thread, mailboxv1.ReplyPermissionReason, error) {
+	deny := func(r mailboxv1.ReplyPermissionReason) (store.Thread, mailboxv1.ReplyPermissionReason, error) {
+		return store.Thread{}, r, nil
 	}
 	t, err := s.store.Thread(ctx, p.CompanyID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return deny(mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_NOT_VISIBLE)
 	}
 	if err != nil {
-		return nil, err
+		return store.Thread{}, 0, err
 	}
 	readable := t.OwnerID == p.UserID
 	if !readable && t.Shared {
 		if items := linkedItems(t); len(items) > 0 {
 			ok, err := s.vis.CanSee(ctx, items)
 			if err != nil {
-				return nil, visibilityUnavailable(err)
+				return store.Thread{}, 0, visibilityUnavailable(err)
 			}
 			for _, v := range ok {
 				readable = readable || v
@@ -159,11 +194,10 @@ func (s *Server) CheckReplyPermission(ctx context.Context, req *mailboxv1.CheckR
 	}
 	participant, err := s.store.IsParticipant(ctx, p.CompanyID, t.ID, p.UserID)
 	if err != nil {
-		return nil, err
+		return store.Thread{}, 0, err
 	}
 	if !participant {
-		return deny(mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT)
+		return t, mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_NOT_A_PARTICIPANT, nil
 	}
-	return &mailboxv1.CheckReplyPermissionResponse{Allowed: true,
-		Reason: mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_ALLOWED}, nil
+	return t, mailboxv1.ReplyPermissionReason_REPLY_PERMISSION_REASON_ALLOWED, nil
 }

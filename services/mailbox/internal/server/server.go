@@ -12,6 +12,7 @@ import (
 	"github.com/sightline/sightline/pkg/auth"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
 	"github.com/sightline/sightline/pkg/secretbox"
+	"github.com/sightline/sightline/services/mailbox/internal/mailconn"
 	"github.com/sightline/sightline/services/mailbox/internal/store"
 	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
 )
@@ -28,7 +29,13 @@ type Server struct {
 	now   func() time.Time
 
 	smartBccDomain string // "": DefaultSmartBccDomain
+
+	provider mailconn.Options // connections to users' IMAP/SMTP servers (SetProviderOptions)
 }
+
+// SetProviderOptions sets how the server connects to users' IMAP and SMTP
+// servers (extra trusted CAs: --provider-ca-file); call it before serving.
+func (s *Server) SetProviderOptions(o mailconn.Options) { s.provider = o }
 
 // New returns the handlers over st. vis answers what the caller can see
 // (M2); box seals mail account secrets (S5) and may be nil.

@@ -9,7 +9,7 @@
 //	RCPT to another domain or an unknown token          550 5.1.1
 //	envelope sender (MAIL FROM) not a verified address  550 5.7.1 (at RCPT)
 //	of a user of the recipient's company, or empty (<>)
-//	more than MaxRecipients recipients                  452 4.5.3 (go-smtp)
+//	more than MaxRecipients recipients                  452 4.5.3
 //	message over MaxBytes (SIZE= or actual data)        552 5.3.4
 //	message that does not parse, or a line over 1 MiB   554 5.6.0
 //	no usable recipient at DATA                         503 5.5.1
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/sightline/sightline/services/mailbox/internal/mime"
@@ -98,14 +99,17 @@ type Config struct {
 	MaxRecipients int
 	Timeout       time.Duration // per store call
 	Logger        *zap.Logger
+	// Registry receives the accepted and rejected counts (nil: none).
+	Registry prometheus.Registerer
 }
 
 // Server is the SMTP listener.
 type Server struct {
-	st   Store
-	cfg  Config
-	log  *zap.Logger
-	smtp *smtp.Server
+	st      Store
+	cfg     Config
+	log     *zap.Logger
+	smtp    *smtp.Server
+	metrics *metrics
 }
 
 // New returns a listener over st; Serve starts it.
@@ -129,11 +133,12 @@ func New(st Store, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	s := &Server{st: st, cfg: cfg, log: cfg.Logger}
+	s := &Server{st: st, cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxBytes
-	srv.MaxRecipients = cfg.MaxRecipients
+	// Recipients are limited by Rcpt (errTooManyRcpt), so that the refusal is counted.
+	srv.MaxRecipients = 0
 	// RFC 5322 says 998, but real mail (unwrapped HTML) has longer lines;
 	// the size limit bounds the message, this bounds a command line.
 	srv.MaxLineLength = maxLineLength
@@ -198,7 +203,7 @@ func (ss *session) Logout() error { return nil }
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.Reset()
 	if opts != nil && opts.Size > ss.s.cfg.MaxBytes {
-		return errTooLarge
+		return ss.s.reject(errTooLarge, "too_large")
 	}
 	ss.from = strings.ToLower(strings.TrimSpace(from))
 	return nil
@@ -206,15 +211,15 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.rcpts >= ss.s.cfg.MaxRecipients {
-		return errTooManyRcpt
+		return ss.s.reject(errTooManyRcpt, "too_many_recipients")
 	}
 	at := strings.LastIndexByte(to, '@')
 	if at <= 0 || !strings.EqualFold(to[at+1:], ss.s.cfg.Domain) {
-		return errUnknownRcpt
+		return ss.s.reject(errUnknownRcpt, "unknown_recipient")
 	}
 	token := strings.ToLower(to[:at])
 	if !validToken(token) {
-		return errUnknownRcpt
+		return ss.s.reject(errUnknownRcpt, "unknown_recipient")
 	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
@@ -222,23 +227,23 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch {
 	case errors.Is(err, ErrUnknown):
 		ss.s.log.Info("smart bcc: unknown recipient")
-		return errUnknownRcpt
+		return ss.s.reject(errUnknownRcpt, "unknown_recipient")
 	case err != nil:
 		ss.s.log.Warn("smart bcc: recipient lookup failed", zap.Error(err))
-		return errTemporary
+		return ss.s.reject(errTemporary, "temporary_failure")
 	}
 	if ss.from == "" || !strings.Contains(ss.from, "@") {
 		ss.s.log.Info("smart bcc: refused sender", zap.Int64("company_id", company))
-		return errUnknownSender
+		return ss.s.reject(errUnknownSender, "unknown_sender")
 	}
 	user, err := ss.s.st.UserByAddress(ctx, company, ss.from)
 	switch {
 	case errors.Is(err, ErrUnknown):
 		ss.s.log.Info("smart bcc: refused sender", zap.Int64("company_id", company))
-		return errUnknownSender
+		return ss.s.reject(errUnknownSender, "unknown_sender")
 	case err != nil:
 		ss.s.log.Warn("smart bcc: sender lookup failed", zap.Int64("company_id", company), zap.Error(err))
-		return errTemporary
+		return ss.s.reject(errTemporary, "temporary_failure")
 	}
 	ss.rcpts++
 	t := target{company, user}
@@ -269,18 +274,18 @@ func (ss *session) Data(r io.Reader) error {
 	switch {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		ss.s.log.Info("smart bcc: message too large")
-		return errTooLarge
+		return ss.s.reject(errTooLarge, "too_large")
 	case errors.Is(err, smtp.ErrTooLongLine):
 		ss.s.log.Info("smart bcc: line too long")
-		return errMalformed
+		return ss.s.reject(errMalformed, "malformed")
 	case err != nil:
 		return err // the connection broke; go-smtp ends the session
 	case int64(buf.Len()) > ss.s.cfg.MaxBytes:
 		ss.s.log.Info("smart bcc: message too large")
-		return errTooLarge
+		return ss.s.reject(errTooLarge, "too_large")
 	}
 	if len(ss.targets) == 0 {
-		return errNoRcpt
+		return ss.s.reject(errNoRcpt, "no_recipient")
 	}
 	raw := buf.Bytes()
 	for _, t := range ss.targets {
@@ -291,18 +296,56 @@ func (ss *session) Data(r io.Reader) error {
 		switch {
 		case errors.Is(err, ErrMalformed):
 			ss.s.log.Info("smart bcc: malformed message", fields...)
-			return errMalformed
+			return ss.s.reject(errMalformed, "malformed")
 		case errors.Is(err, mime.ErrTooLarge):
 			ss.s.log.Info("smart bcc: message too large", fields...)
-			return errTooLarge
+			return ss.s.reject(errTooLarge, "too_large")
 		case err != nil:
 			ss.s.log.Warn("smart bcc: ingest failed", append(fields, zap.Error(err))...)
-			return errTemporary
+			return ss.s.reject(errTemporary, "temporary_failure")
 		}
+		ss.s.metrics.stored(res.Duplicate)
 		ss.s.log.Info("smart bcc: message stored", append(fields, zap.Int64("thread_id", res.ThreadID),
 			zap.Int64("message_id", res.MessageID), zap.Bool("duplicate", res.Duplicate))...)
 	}
 	return nil
+}
+
+// reject counts a refusal by reason and returns the SMTP reply.
+func (s *Server) reject(e *smtp.SMTPError, reason string) error {
+	s.metrics.rejected.WithLabelValues(reason).Inc()
+	return e
+}
+
+// metrics count Smart Bcc intake (S4).
+type metrics struct {
+	accepted *prometheus.CounterVec // result: stored, duplicate
+	rejected *prometheus.CounterVec // reason
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_mailbox_smartbcc_messages_total",
+			Help: "Smart Bcc messages accepted, per recipient mailbox: stored, or a duplicate of a stored copy (S3).",
+		}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_mailbox_smartbcc_rejections_total",
+			Help: "Smart Bcc SMTP commands refused, by reason (unknown_recipient, unknown_sender, too_large, ...).",
+		}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.accepted, m.rejected)
+	}
+	return m
+}
+
+func (m *metrics) stored(duplicate bool) {
+	if duplicate {
+		m.accepted.WithLabelValues("duplicate").Inc()
+	} else {
+		m.accepted.WithLabelValues("stored").Inc()
+	}
 }
 
 // zapLogger routes go-smtp's connection errors to zap.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net"
 	"net/smtp"
 	"os"
@@ -99,7 +100,8 @@ const testMsg = "From: alice@acme.test\r\nTo: carol@customer.test\r\nSubject: hi
 
 func TestSessionReplies(t *testing.T) {
 	st := &memStore{}
-	addr := serve(t, st, Config{MaxBytes: 4096})
+	reg := prometheus.NewRegistry()
+	addr := serve(t, st, Config{MaxBytes: 4096, Registry: reg})
 	send := func(from string, to []string, body string) (step string, err error) {
 		c, err := smtp.Dial(addr)
 		if err != nil {
@@ -175,6 +177,33 @@ func TestSessionReplies(t *testing.T) {
 			t.Fatalf("failed at %q with %v", step, err)
 		}
 	})
+
+	// Every answer above is counted: accepted by result, refused by reason.
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				got[mf.GetName()+" "+l.GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	for k, v := range map[string]float64{
+		"sightline_mailbox_smartbcc_messages_total stored":                2,
+		"sightline_mailbox_smartbcc_rejections_total unknown_recipient":   2,
+		"sightline_mailbox_smartbcc_rejections_total unknown_sender":      2,
+		"sightline_mailbox_smartbcc_rejections_total too_large":           1,
+		"sightline_mailbox_smartbcc_rejections_total malformed":           1,
+		"sightline_mailbox_smartbcc_rejections_total too_many_recipients": 1,
+		"sightline_mailbox_smartbcc_rejections_total temporary_failure":   1,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
 }
 
 // allowed are the replies Data may give (the package documentation's list).

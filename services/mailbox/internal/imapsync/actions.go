@@ -1,0 +1,121 @@
+package imapsync
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/emersion/go-imap/v2"
+	"go.uber.org/zap"
+
+	"github.com/sightline/sightline/services/mailbox/internal/mailconn"
+	"github.com/sightline/sightline/services/mailbox/internal/store"
+)
+
+// maxActionAttempts: a two-way action failing this often is dropped (the
+// provider keeps the message where it is).
+const maxActionAttempts = 5
+
+// performActions mirrors archive and delete to the provider (M6): UID MOVE
+// to the special-use \Archive or \Trash mailbox (else one named Archive or
+// Trash, created when missing). The message's location moves with it in the
+// same transaction that marks the action done, so the source folder's
+// expunge never deletes the archived message here and the destination's new
+// UID is never fetched as new mail.
+func (s *session) performActions(ctx context.Context) error {
+	acts, err := s.m.store.PendingActions(ctx, s.la.CompanyID, s.la.ID, 500)
+	if err != nil || len(acts) == 0 {
+		return err
+	}
+	selected := ""
+	var validity uint32
+	for _, a := range acts {
+		kind, attr, fallback := "archive", imap.MailboxAttrArchive, "Archive"
+		if a.Kind == store.ActionTrash {
+			kind, attr, fallback = "trash", imap.MailboxAttrTrash, "Trash"
+		}
+		dest, err := s.destination(attr, fallback)
+		if err != nil {
+			return err
+		}
+		log := s.log.With(zap.String("action", kind), zap.String("folder", a.Folder), zap.Uint32("uid", a.UID),
+			zap.String("dest", dest))
+		if selected != a.Folder {
+			sel, err := s.c.Select(a.Folder, nil).Wait()
+			if err != nil {
+				if isNetErr(err) {
+					return imapErr("select", err)
+				}
+				s.failAction(ctx, log, a, kind, err)
+				continue
+			}
+			selected, validity = a.Folder, sel.UIDValidity
+		}
+		if validity != a.UIDValidity {
+			// The UID names another message now: nothing to move.
+			log.Info("two-way action dropped: the folder's UIDVALIDITY changed")
+			if err := s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "UIDVALIDITY changed", 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if a.Folder == dest {
+			if err := s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, validity, a.UID); err != nil {
+				return err
+			}
+			continue
+		}
+		data, err := s.c.Move(imap.UIDSetNum(imap.UID(a.UID)), dest).Wait()
+		if err != nil {
+			if isNetErr(err) {
+				return imapErr("uid move", err)
+			}
+			s.failAction(ctx, log, a, kind, err)
+			continue
+		}
+		var destUID uint32
+		if set, ok := data.DestUIDs.(imap.UIDSet); ok {
+			if nums, ok := set.Nums(); ok && len(nums) == 1 {
+				destUID = uint32(nums[0])
+			}
+		}
+		if err := s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, data.UIDValidity, destUID); err != nil {
+			return err
+		}
+		s.m.metrics.actions.WithLabelValues(kind, "done").Inc()
+		log.Info("two-way action done at the provider", zap.Uint32("dest_uid", destUID))
+	}
+	return nil
+}
+
+func (s *session) failAction(ctx context.Context, log *zap.Logger, a store.ProviderAction, kind string, err error) {
+	s.m.metrics.actions.WithLabelValues(kind, "failed").Inc()
+	s.m.metrics.errors.WithLabelValues("action").Inc()
+	log.Warn("two-way action failed at the provider", zap.Int("attempts", a.Attempts+1), zap.Error(err))
+	if ferr := s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, errText(err), maxActionAttempts); ferr != nil {
+		log.Warn("recording a failed two-way action failed", zap.Error(ferr))
+	}
+}
+
+// destination resolves (and creates when missing) the mailbox of a
+// special use.
+func (s *session) destination(attr imap.MailboxAttr, fallback string) (string, error) {
+	if name := mailconn.SpecialMailbox(s.listed, attr, fallback); name != "" {
+		return name, nil
+	}
+	var opts *imap.CreateOptions
+	if s.c.Caps().Has(imap.CapCreateSpecialUse) {
+		opts = &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{attr}}
+	}
+	if err := s.c.Create(fallback, opts).Wait(); err != nil {
+		return "", imapErr("create", err)
+	}
+	s.log.Info("created a mailbox at the provider for two-way sync", zap.String("mailbox", fallback))
+	s.listed = append(s.listed, &imap.ListData{Mailbox: fallback, Attrs: []imap.MailboxAttr{attr}})
+	return fallback, nil
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

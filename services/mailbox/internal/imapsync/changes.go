@@ -1,0 +1,101 @@
+package imapsync
+
+import (
+	"context"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"go.uber.org/zap"
+
+	"github.com/sightline/sightline/services/mailbox/internal/store"
+)
+
+// flags applies \Seen changes at the provider: by CONDSTORE CHANGEDSINCE
+// when the server has it, else by re-reading the flags of the folder's
+// newest locations (a bounded rescan).
+func (s *session) flags(ctx context.Context, sel *imap.SelectData, st *store.FolderState) error {
+	seen := map[uint32]bool{}
+	switch {
+	case s.condstore && st.HighestModSeq > 0:
+		if sel.HighestModSeq <= st.HighestModSeq {
+			return nil
+		}
+		msgs, err := s.c.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+			UID: true, Flags: true, ChangedSince: st.HighestModSeq,
+		}).Collect()
+		if err != nil {
+			return imapErr("uid fetch changedsince", err)
+		}
+		for _, m := range msgs {
+			if m.UID != 0 {
+				seen[uint32(m.UID)] = slices.Contains(m.Flags, imap.FlagSeen)
+			}
+		}
+	case s.condstore:
+		// The server had no HIGHESTMODSEQ before: start from now on.
+	default:
+		stored, err := s.m.store.FolderStoredUIDs(ctx, s.la.CompanyID, s.la.ID, st.Name, flagRescan)
+		if err != nil || len(stored) == 0 {
+			return err
+		}
+		uids := make([]imap.UID, 0, len(stored))
+		for u := range stored {
+			uids = append(uids, imap.UID(u))
+		}
+		msgs, err := s.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+		if err != nil {
+			return imapErr("uid fetch flags", err)
+		}
+		for _, m := range msgs {
+			f := slices.Contains(m.Flags, imap.FlagSeen)
+			if was, ok := stored[uint32(m.UID)]; ok && was != f {
+				seen[uint32(m.UID)] = f
+			}
+		}
+	}
+	n, err := s.m.store.ApplySeen(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, st.Name, seen)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Debug("seen flags changed at the provider", zap.String("folder", st.Name), zap.Int("messages", n))
+	}
+	if s.condstore && sel.HighestModSeq > st.HighestModSeq {
+		if err := s.m.store.UpdateFolder(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, st.Name,
+			store.FolderUpdate{HighestModSeq: ptr(sel.HighestModSeq)}); err != nil {
+			return err
+		}
+		st.HighestModSeq = sel.HighestModSeq
+	}
+	return nil
+}
+
+// expunges finds the folder's locations whose UID is gone at the provider
+// and deletes them here (M6): UID SEARCH over the locations' range, compared
+// with the locations. Locations waiting for a two-way move are left alone.
+func (s *session) expunges(ctx context.Context, log *zap.Logger, folder string, have []uint32) error {
+	if len(have) == 0 {
+		return nil
+	}
+	present, err := s.search(&imap.SearchCriteria{UID: uidRange(imap.UID(have[0]), imap.UID(have[len(have)-1]))})
+	if err != nil {
+		return err
+	}
+	var gone []uint32
+	for _, u := range have {
+		if _, found := slices.BinarySearch(present, imap.UID(u)); !found {
+			gone = append(gone, u)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	res, err := s.m.store.Expunge(ctx, s.la.CompanyID, s.la.ID, s.la.UserID, s.m.cfg.Owner, folder, gone)
+	if err != nil {
+		return err
+	}
+	s.m.metrics.expunged.Add(float64(res.Messages))
+	log.Info("messages expunged at the provider", zap.Int("locations", res.Locations),
+		zap.Int("messages_deleted", res.Messages), zap.Int("threads_deleted", res.Threads))
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package mailconn opens authenticated connections to a user's mail
+// provider: IMAP with go-imap/v2 (sync, MOVE, APPEND) and SMTP submission
+// with go-smtp (sending), over implicit TLS, STARTTLS or, for loopback test
+// servers only (Options.AllowPlaintext lifts that), plain TCP; password or
+// XOAUTH2. Credentials never appear in
+// errors.
+package mailconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Security is how a connection is protected (the proto's ConnectionSecurity).
+type Security int16
+
+const (
+	TLS      Security = 1
+	StartTLS Security = 2
+	None     Security = 3
+)
+
+// AuthKind is what the secret is (the proto's AuthKind).
+type AuthKind int16
+
+const (
+	Password AuthKind = 1
+	XOAuth2  AuthKind = 2
+)
+
+// Endpoint locates one server.
+type Endpoint struct {
+	Host     string
+	Port     int
+	Security Security
+}
+
+// Addr is host:port.
+func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+
+// Credentials log in to both servers.
+type Credentials struct {
+	Username string
+	Secret   string
+	Kind     AuthKind
+}
+
+// ErrPlaintext is a connection without TLS (None) to an address that is not
+// loopback, refused unless Options.AllowPlaintext: the credentials would
+// cross the network in clear.
+var ErrPlaintext = errors.New("mailconn: a connection without TLS is allowed to loopback addresses only")
+
+// ErrAuthFailed is the provider refusing the credentials: retrying cannot
+// help until the user updates the secret.
+var ErrAuthFailed = errors.New("mailconn: the server refused the credentials")
+
+// Options tune a connection; the zero value is usable.
+type Options struct {
+	// TLSConfig for TLS and STARTTLS (nil: the system roots, ServerName from
+	// the endpoint).
+	TLSConfig *tls.Config
+	// DialTimeout bounds connecting and the greeting; 0: 30 s.
+	DialTimeout time.Duration
+	// IMAP's handler of unsolicited responses (EXISTS, EXPUNGE, FETCH during IDLE).
+	UnilateralDataHandler *imapclient.UnilateralDataHandler
+	// AllowPlaintext allows connections without TLS (None) to any address;
+	// otherwise only to loopback ones (local test and demo servers).
+	AllowPlaintext bool
+}
+
+func (o Options) tlsConfig(host string) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.TLSConfig != nil {
+		c = o.TLSConfig.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	return c
+}
+
+func (o Options) dial(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	timeout := o.DialTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	d := &net.Dialer{Timeout: timeout}
+	addrs := []string{ep.Addr()}
+	if ep.Security == None && !o.AllowPlaintext {
+		// Resolved here and dialled by address, so that the addresses
+		// checked are the ones connected to.
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, ep.Host)
+		if err != nil {
+			return nil, err
+		}
+		addrs = addrs[:0]
+		for _, ip := range ips {
+			if !ip.IP.IsLoopback() {
+				return nil, fmt.Errorf("%w (%s is %s)", ErrPlaintext, ep.Host, ip.IP)
+			}
+			addrs = append(addrs, net.JoinHostPort(ip.IP.String(), strconv.Itoa(ep.Port)))
+		}
+	}
+	var conn net.Conn
+	err := fmt.Errorf("mailconn: %s has no address", ep.Host)
+	for _, addr := range addrs {
+		if conn, err = d.DialContext(ctx, "tcp", addr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ep.Security == TLS {
+		tc := tls.Client(conn, o.tlsConfig(ep.Host))
+		hctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	return conn, nil
+}
+
+// DialIMAP connects and logs in. A refusal of the credentials is
+// ErrAuthFailed; anything else is worth retrying later.
+func DialIMAP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*imapclient.Client, error) {
+	conn, err := o.dial(ctx, ep)
+	if err != nil {
+		return nil, fmt.Errorf("imap: connect %s: %w", ep.Addr(), err)
+	}
+	io := &imapclient.Options{TLSConfig: o.tlsConfig(ep.Host), UnilateralDataHandler: o.UnilateralDataHandler}
+	var c *imapclient.Client
+	if ep.Security == StartTLS {
+		if c, err = imapclient.NewStartTLS(conn, io); err != nil {
+			return nil, fmt.Errorf("imap: starttls %s: %w", ep.Addr(), err)
+		}
+	} else {
+		c = imapclient.New(conn, io)
+	}
+	// Closing the connection ends a login stuck on a silent server.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap: greeting from %s: %w", ep.Addr(), err)
+	}
+	switch cred.Kind {
+	case XOAuth2:
+		err = c.Authenticate(NewXOAuth2Client(cred.Username, cred.Secret))
+	default:
+		err = c.Login(cred.Username, cred.Secret).Wait()
+	}
+	if err != nil {
+		c.Close()
+		if isIMAPAuthFailure(err) {
+			return nil, fmt.Errorf("imap: login to %s as %q: %w", ep.Addr(), cred.Username, ErrAuthFailed)
+		}
+		return nil, fmt.Errorf("imap: login to %s: %w", ep.Addr(), err)
+	}
+	return c, nil
+}
+
+// isIMAPAuthFailure: a tagged NO to LOGIN or AUTHENTICATE is the server
+// refusing the credentials (RFC 5530 AUTHENTICATIONFAILED, or a bare NO from
+// servers without response codes); UNAVAILABLE is a server-side outage.
+func isIMAPAuthFailure(err error) bool {
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo {
+		return false
+	}
+	switch ie.Code {
+	case imap.ResponseCodeUnavailable, imap.ResponseCodeServerBug:
+		return false
+	}
+	return true
+}
+
+// DialSMTP connects to a submission server, says EHLO, upgrades with
+// STARTTLS when asked, and authenticates. A refusal of the credentials is
+// ErrAuthFailed.
+func DialSMTP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*smtp.Client, error) {
+	conn, err := o.dial(ctx, ep)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: connect %s: %w", ep.Addr(), err)
+	}
+	var c *smtp.Client
+	if ep.Security == StartTLS {
+		if c, err = smtp.NewClientStartTLS(conn, o.tlsConfig(ep.Host)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("smtp: starttls %s: %w", ep.Addr(), err)
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.Hello("localhost"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("smtp: hello %s: %w", ep.Addr(), err)
+	}
+	if cred.Secret == "" {
+		return c, nil
+	}
+	var auth sasl.Client
+	switch cred.Kind {
+	case XOAuth2:
+		auth = NewXOAuth2Client(cred.Username, cred.Secret)
+	default:
+		auth = sasl.NewPlainClient("", cred.Username, cred.Secret)
+	}
+	if err := c.Auth(auth); err != nil {
+		c.Close()
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && (se.Code == 535 || se.Code == 534) {
+			return nil, fmt.Errorf("smtp: auth to %s as %q: %w", ep.Addr(), cred.Username, ErrAuthFailed)
+		}
+		return nil, fmt.Errorf("smtp: auth to %s: %w", ep.Addr(), err)
+	}
+	return c, nil
+}
+
+// NewXOAuth2Client is the SASL XOAUTH2 mechanism of Google and Microsoft
+// (go-sasl has OAUTHBEARER, which those providers do not all accept).
+func NewXOAuth2Client(username, token string) sasl.Client {
+	return &xoauth2{username: username, token: token}
+}
+
+type xoauth2 struct{ username, token string }
+
+func (a *xoauth2) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + a.username + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
+}
+
+// Next answers the server's error challenge (a JSON status) with an empty
+// response, after which the server fails the exchange.
+func (a *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+// ListMailboxes lists the account's mailboxes, with their special-use
+// attributes when the server offers them (RFC 6154).
+func ListMailboxes(c *imapclient.Client) ([]*imap.ListData, error) {
+	var opts *imap.ListOptions
+	if c.Caps().Has(imap.CapSpecialUse) {
+		opts = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	return c.List("", "*", opts).Collect()
+}
+
+// SpecialMailbox is the selectable mailbox of list with the special-use
+// attribute attr (\Sent, \Archive, \Trash), else NamedMailbox(list,
+// fallback).
+func SpecialMailbox(list []*imap.ListData, attr imap.MailboxAttr, fallback string) string {
+	for _, l := range list {
+		if slices.Contains(l.Attrs, attr) && !slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) {
+			return l.Mailbox
+		}
+	}
+	return NamedMailbox(list, fallback)
+}
+
+// NamedMailbox is the mailbox of list called name, else one whose name
+// differs only in case; "" when there is none.
+func NamedMailbox(list []*imap.ListData, name string) string {
+	for _, l := range list {
+		if l.Mailbox == name {
+			return l.Mailbox
+		}
+	}
+	for _, l := range list {
+		if strings.EqualFold(l.Mailbox, name) {
+			return l.Mailbox
+		}
+	}
+	return ""
+}
