@@ -11,7 +11,13 @@ import (
 
 // BenchmarkIngestGRPC measures IngestMessage end to end (gRPC, auth,
 // parsing, the store) with 16 users ingesting in parallel.
-func BenchmarkIngestGRPC(b *testing.B) {
+func BenchmarkIngestGRPC(b *testing.B) { benchIngestGRPC(b, 1) }
+
+// BenchmarkBatchIngestGRPC is the same load through BatchIngestMessages,
+// 50 messages per call.
+func BenchmarkBatchIngestGRPC(b *testing.B) { benchIngestGRPC(b, 50) }
+
+func benchIngestGRPC(b *testing.B, batch int) {
 	e := startB(b)
 	const users = 16
 	run := func(perUser, offset int) float64 {
@@ -22,15 +28,27 @@ func BenchmarkIngestGRPC(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				ctx := e.Service(b, company)
+				var pending []*mailboxv1.IngestMessageRequest
 				for i := offset; i < offset+perUser; i++ {
 					m := mail{ID: fmt.Sprintf("u%d-%d@bench", u, i), From: fmt.Sprintf("c%d@customer.test", i/4),
 						To: fmt.Sprintf("user%d@acme.test", u), Subject: fmt.Sprintf("Re: Conversation %d", i/4)}
 					if i%4 != 0 {
 						m.InReplyTo = fmt.Sprintf("<u%d-%d@bench>", u, i-1)
 					}
-					if _, err := e.mb.IngestMessage(ctx, &mailboxv1.IngestMessageRequest{UserId: int64(u), Raw: m.raw()}); err != nil {
-						b.Error(err)
-						return
+					req := &mailboxv1.IngestMessageRequest{UserId: int64(u), Raw: m.raw()}
+					if batch == 1 {
+						if _, err := e.mb.IngestMessage(ctx, req); err != nil {
+							b.Error(err)
+							return
+						}
+						continue
+					}
+					if pending = append(pending, req); len(pending) == batch || i == offset+perUser-1 {
+						if _, err := e.mb.BatchIngestMessages(ctx, &mailboxv1.BatchIngestMessagesRequest{UserId: int64(u), Messages: pending}); err != nil {
+							b.Error(err)
+							return
+						}
+						pending = nil
 					}
 				}
 			}()

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
@@ -299,8 +298,6 @@ func (e *env) snapshot(t testing.TB) string {
 	}
 	return b.String()
 }
-
-func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 func cliRun(ctx context.Context, svc cli.Service, args []string, stderr *bytes.Buffer) error {
 	return cli.Run(ctx, svc, args, &bytes.Buffer{}, stderr)

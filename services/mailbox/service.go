@@ -4,20 +4,27 @@ package mailbox
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/sightline/sightline/pkg/cli"
 	"github.com/sightline/sightline/pkg/config"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
 	"github.com/sightline/sightline/pkg/grpcclient"
 	"github.com/sightline/sightline/pkg/secretbox"
+	"github.com/sightline/sightline/pkg/tlsconfig"
+	"github.com/sightline/sightline/services/mailbox/internal/mailconn"
 	"github.com/sightline/sightline/services/mailbox/internal/server"
 	"github.com/sightline/sightline/services/mailbox/internal/smartbcc"
 	"github.com/sightline/sightline/services/mailbox/internal/store"
@@ -32,6 +39,11 @@ type settings struct {
 	visibilityTimeout time.Duration
 	smtpAddr          string
 	smartBccDomain    string
+	sync              syncSettings
+	provider          providerSettings // --provider-ca-file (see the block at the end)
+
+	visTLS       tlsconfig.ClientFlags // --visibility-tls-*
+	visTLSConfig *tls.Config           // from visTLS by validate; nil: plaintext
 
 	box *secretbox.Box // parsed from secretKeys by validate; nil when empty
 }
@@ -44,6 +56,9 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.visibilityTimeout, "visibility-timeout", 2*time.Second, "deadline of each call to the visibility service")
 	fs.StringVar(&s.smtpAddr, "smtp-addr", "", "host:port of the Smart Bcc SMTP listener (S4); empty: disabled")
 	fs.StringVar(&s.smartBccDomain, "smartbcc-domain", smartbcc.DefaultDomain, "domain of the companies' Smart Bcc addresses")
+	s.visTLS.Register(fs, "visibility-tls", "the visibility service")
+	s.provider.register(fs)
+	s.sync.register(fs)
 }
 
 func (s *settings) validate() error {
@@ -70,6 +85,13 @@ func (s *settings) validate() error {
 	if s.smartBccDomain == "" || strings.ContainsAny(s.smartBccDomain, "@ <>\t") || !strings.Contains(s.smartBccDomain, ".") {
 		errs = append(errs, config.Invalid("smartbcc-domain", "%q is not a domain name", s.smartBccDomain))
 	}
+	if cfg, err := s.visTLS.Config(); err != nil {
+		errs = append(errs, config.Invalid("visibility-tls-ca-file", "%v", err))
+	} else {
+		s.visTLSConfig = cfg
+	}
+	errs = append(errs, s.provider.validate())
+	errs = append(errs, s.sync.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -103,9 +125,12 @@ func service(vis visibilityclient.Checker) cli.Service {
 			}
 			checker := vis
 			if checker == nil {
-				conn, err := grpcclient.Dial(s.visibilityAddr,
-					grpcclient.WithDefaultTimeout(s.visibilityTimeout),
-					grpcclient.WithRegisterer(d.Registry))
+				opts := []grpcclient.Option{grpcclient.WithDefaultTimeout(s.visibilityTimeout), grpcclient.WithRegisterer(d.Registry)}
+				if s.visTLSConfig != nil {
+					// Verify visibility's certificate and present ours when configured (mTLS).
+					opts = append(opts, grpcclient.WithTransportCredentials(credentials.NewTLS(s.visTLSConfig)))
+				}
+				conn, err := grpcclient.Dial(s.visibilityAddr, opts...)
 				if err != nil {
 					return nil, err
 				}
@@ -120,29 +145,46 @@ func service(vis visibilityclient.Checker) cli.Service {
 			st := store.New(d.Pool)
 			srv := server.New(st, checker, s.box)
 			srv.SetSmartBccDomain(s.smartBccDomain)
+			srv.SetProviderOptions(s.provider.options())
 			mailboxv1.RegisterMailboxServiceServer(d.Server, srv)
-			if s.smtpAddr != "" {
-				stop, err := startSmartBcc(ctx, &s, st, d.Logger)
+			// Background work (sync, Smart Bcc) stops when bg ends: with ctx at
+			// shutdown, or at once when a later step of Wire fails, so that
+			// waiting for it in cleanup cannot hang.
+			bg, stopBg := context.WithCancel(ctx)
+			cleanups = append(cleanups, stopBg)
+			fail := func(err error) (func(), error) {
+				stopBg()
+				cleanup()
+				return nil, err
+			}
+			if s.sync.workers > 0 {
+				stop, err := startSync(bg, &s, st, srv, d)
 				if err != nil {
-					cleanup()
-					return nil, err
+					return fail(err)
 				}
 				cleanups = append(cleanups, stop)
 			}
-			return cleanup, nil
+			if s.smtpAddr != "" {
+				stop, err := startSmartBcc(bg, &s, st, d.Logger, d.Registry)
+				if err != nil {
+					return fail(err)
+				}
+				cleanups = append(cleanups, stop)
+			}
+			return func() { stopBg(); cleanup() }, nil
 		},
 	}
 }
 
 // startSmartBcc listens on --smtp-addr and serves Smart Bcc (S4) until ctx
 // ends; the returned func waits until the listener has stopped.
-func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.Logger) (func(), error) {
+func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.Logger, reg prometheus.Registerer) (func(), error) {
 	lis, err := net.Listen("tcp", s.smtpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("smart bcc: %w", err)
 	}
 	log = log.With(zap.String("component", "smartbcc"))
-	bcc := smartbcc.New(smartbcc.StoreBackend{Store: st}, smartbcc.Config{Domain: s.smartBccDomain, Logger: log})
+	bcc := smartbcc.New(smartbcc.StoreBackend{Store: st}, smartbcc.Config{Domain: s.smartBccDomain, Logger: log, Registry: reg})
 	log.Info("smart bcc SMTP listening", zap.String("addr", lis.Addr().String()), zap.String("domain", s.smartBccDomain))
 	served := make(chan struct{})
 	go func() {
@@ -164,4 +206,43 @@ func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.L
 		log.Info("smart bcc SMTP stopped")
 	}()
 	return func() { <-stopped }, nil
+}
+
+// ---- Connections to users' mail providers (SendThreadMessage) ----
+
+// providerSettings are the flags of connections to users' IMAP and SMTP servers.
+type providerSettings struct {
+	caFile         string
+	tls            *tls.Config // from caFile by validate; nil: the system roots only
+	allowPlaintext bool
+}
+
+func (p *providerSettings) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.caFile, "provider-ca-file", "",
+		"extra CA certificates trusted for users' IMAP/SMTP servers (PEM file), besides the system roots")
+	fs.BoolVar(&p.allowPlaintext, "provider-allow-plaintext", false,
+		"allow accounts with connection security NONE to reach non-loopback servers (passwords in clear: demo networks only)")
+}
+
+func (p *providerSettings) validate() error {
+	if p.caFile == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(p.caFile)
+	if err != nil {
+		return config.Invalid("provider-ca-file", "%v", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return config.Invalid("provider-ca-file", "%s holds no PEM certificate", p.caFile)
+	}
+	p.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	return nil
+}
+
+func (p *providerSettings) options() mailconn.Options {
+	return mailconn.Options{TLSConfig: p.tls, AllowPlaintext: p.allowPlaintext}
 }
