@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
@@ -264,50 +263,43 @@ func realisticMessage(s messageSpec) []byte {
 	return []byte(b.String())
 }
 
-// MailboxScenarios runs the detail view of set's deal (ListItemThreads,
-// first page of 50, which asks visibility once) as Viewer at concurrency 1
-// and 8, and IngestMessage at concurrency 8 (distinct ~5 KB messages over
-// 100 users, 1 in 4 starting a thread, the others replying), each beside
-// the empty call on the mailbox connection.
+// MailboxScenarios runs each scenario runs times: the detail view of set's
+// deal (ListItemThreads, first page of 50, which asks visibility once) as
+// Viewer at concurrency 1 and 8 and IngestMessage at concurrency 8
+// (distinct ~5 KB messages over 100 users, 1 in 4 starting a thread, the
+// others replying), each beside the empty call on the mailbox connection at
+// the same concurrency; BatchIngestMessages of 100 such messages at
+// concurrency 1 and 4, in messages/s.
 func MailboxScenarios(ctx context.Context, mb *grpc.ClientConn, set *MailboxSet, svc func(context.Context) context.Context,
-	user func(ctx context.Context, id int64) context.Context, d time.Duration) []Result {
+	user func(ctx context.Context, id int64) context.Context, d time.Duration, runs int) []Result {
 	mc := mailboxv1.NewMailboxServiceClient(mb)
-	hc := healthpb.NewHealthClient(mb)
-	name := func(s string) string { return fmt.Sprintf("mailbox x%g: %s", set.Scale, s) }
-	empty := func(n int) Result {
-		return Run(ctx, name("empty call (health Check)"), n, 1, d, func(ctx context.Context, w, i int) error {
-			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			return err
-		})
-	}
+	group := fmt.Sprintf("mailbox x%g", set.Scale)
+	empty := emptyCalls(ctx, mb, group, d)
 	viewer := user(ctx, set.Viewer)
 	req := &mailboxv1.ListItemThreadsRequest{Item: &mailboxv1.ItemRef{Type: mailboxv1.ItemType_ITEM_TYPE_DEAL, Id: set.Deal}, PageSize: dealThreads}
 	var out []Result
 	for _, n := range []int{1, 8} {
-		e := empty(n)
-		r := Run(ctx, name("detail view: ListItemThreads, deal with 50 threads"), n, 1, d, func(ctx context.Context, w, i int) error {
-			resp, err := mc.ListItemThreads(viewer, req)
-			if err == nil && len(resp.Threads) != dealThreads {
-				err = fmt.Errorf("detail view: %d threads, want %d", len(resp.Threads), dealThreads)
-			}
-			return err
+		e, r := Paired(runs, empty(n), func() Result {
+			return Run(ctx, group, "detail view: ListItemThreads, deal with 50 threads", n, 1, d, func(ctx context.Context, w, i int) error {
+				resp, err := mc.ListItemThreads(viewer, req)
+				if err == nil && len(resp.Threads) != dealThreads {
+					err = fmt.Errorf("detail view: %d threads, want %d", len(resp.Threads), dealThreads)
+				}
+				return err
+			})
 		})
-		Compare(&r, e)
 		out = append(out, e, r)
 	}
 
-	// Ingest: worker w writes for users w+1, w+9, ... (of the first 100), so
-	// that each user's conversation is written in order by one goroutine.
-	const ingestUsers, conc = 100, 8
+	// Ingest: worker w writes for users w+1, w+1+conc, ... (of the first
+	// 100), so that each user's conversation is written in order by one
+	// goroutine; msg numbers them per user across runs and scenarios.
+	const ingestUsers = 100
 	sctx := svc(ctx)
 	var seq [ingestUsers + 1]atomic.Int64
 	tag := time.Now().UnixNano()
 	start := time.Now().Add(-time.Hour)
-	e := empty(conc)
-	r := Run(ctx, name("IngestMessage (~5 KB, 100 users)"), conc, 1, d, func(ctx context.Context, w, i int) error {
-		mine := (ingestUsers - w + conc - 1) / conc // users u with (u-1) % conc == w
-		u := 1 + w + conc*(i%mine)
-		n := int(seq[u].Add(1) - 1)
+	msg := func(u, n int) []byte {
 		spec := messageSpec{ID: fmt.Sprintf("load-%d-u%d-m%d@customer.test", tag, u, n),
 			FromName: fmt.Sprintf("Customer %d", n/4), From: fmt.Sprintf("c%d-%d@customer.test", u, n/4),
 			To: fmt.Sprintf("user%d@acme.test", u), Cc: "colleague@acme.test",
@@ -315,9 +307,46 @@ func MailboxScenarios(ctx context.Context, mb *grpc.ClientConn, set *MailboxSet,
 		if n%4 != 0 {
 			spec.InReplyTo = fmt.Sprintf("load-%d-u%d-m%d@customer.test", tag, u, n-1)
 		}
-		_, err := mc.IngestMessage(sctx, &mailboxv1.IngestMessageRequest{UserId: int64(u), Folder: "INBOX", Raw: realisticMessage(spec)})
-		return err
+		return realisticMessage(spec)
+	}
+	userOf := func(conc, w, i int) int {
+		mine := (ingestUsers - w + conc - 1) / conc // users u with (u-1) % conc == w
+		return 1 + w + conc*(i%mine)
+	}
+	const conc = 8
+	e, r := Paired(runs, empty(conc), func() Result {
+		return Run(ctx, group, "IngestMessage (~5 KB, 100 users)", conc, 1, d, func(ctx context.Context, w, i int) error {
+			u := userOf(conc, w, i)
+			n := int(seq[u].Add(1) - 1)
+			_, err := mc.IngestMessage(sctx, &mailboxv1.IngestMessageRequest{UserId: int64(u), Folder: "INBOX", Raw: msg(u, n)})
+			return err
+		})
 	})
-	Compare(&r, e)
-	return append(out, e, r)
+	out = append(out, e, r)
+
+	// BatchIngestMessages: 100 messages of one user per call.
+	const batch = 100
+	batchName := fmt.Sprintf("BatchIngestMessages (%d x ~5 KB)", batch)
+	ingestBatch := func(ctx context.Context, u int) error {
+		n := int(seq[u].Add(batch) - batch)
+		req := &mailboxv1.BatchIngestMessagesRequest{UserId: int64(u), Messages: make([]*mailboxv1.IngestMessageRequest, batch)}
+		for k := range batch {
+			req.Messages[k] = &mailboxv1.IngestMessageRequest{Folder: "INBOX", Raw: msg(u, n+k)}
+		}
+		resp, err := mc.BatchIngestMessages(sctx, req)
+		if err == nil && len(resp.Results) != batch {
+			err = fmt.Errorf("BatchIngestMessages: %d results, want %d", len(resp.Results), batch)
+		}
+		return err
+	}
+	for _, n := range []int{1, 4} {
+		// Like BatchCheckAccess, not beside the empty call: what compares
+		// is messages/s, with IngestMessage's above.
+		out = append(out, Repeat(runs, func() Result {
+			return Run(ctx, group, batchName, n, batch, d, func(ctx context.Context, w, i int) error {
+				return ingestBatch(ctx, userOf(n, w, i))
+			})
+		}))
+	}
+	return out
 }
