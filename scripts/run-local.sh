@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # run-local.sh — run Sightline from source on this machine, without Docker (`make run`).
 #
-#   scripts/run-local.sh           start PostgreSQL (unless DATABASE_URL is set), build, migrate and
-#                                  start visibility and mailbox; print ports, tokens and grpcurl
-#                                  commands; run until Ctrl-C (or SIGTERM), then stop all it started
-#   scripts/run-local.sh --check   the same, then verify (health, tokens, /metrics) and stop: exit 0
-#                                  only if everything came up (CI runs this to keep `make run` true)
+#   scripts/run-local.sh           start PostgreSQL (unless DATABASE_URL is set) and the demo
+#                                  Dovecot, build, migrate and start visibility and mailbox, seed
+#                                  the demo company; print ports, tokens and grpcurl commands; run
+#                                  until Ctrl-C (or SIGTERM), then stop all it started
+#   scripts/run-local.sh --check   the same, then verify (health, tokens, /metrics, the demo) and
+#                                  stop: exit 0 only if everything came up (CI runs this to keep
+#                                  `make run` true)
 #   scripts/run-local.sh --exec CMD [ARGS...]
 #                                  the same start, then run CMD with VIS_ADDR, MAILBOX_ADDR and
 #                                  AUTH_KEYS set, stop everything and exit with CMD's status
-#                                  (`make bench` runs the load command this way)
+#                                  (`make bench` runs the load command this way, `make walkthrough`
+#                                  scripts/walkthrough.sh)
 #
 # State lives in .local/ of the repository (gitignored):
 #   .local/pg, .local/pg-run   PostgreSQL data directory (created once, reused) and its unix socket
@@ -18,10 +21,14 @@
 #                              the `postgres` user; when that user cannot reach .local/ (a repository
 #                              under /root, say), the cluster goes to /tmp/sightline-<uid>-<hash>/
 #                              instead (one per checkout), and so does its log.
+#   .local/dovecot/            the demo Dovecot (config, passwd-file, mail, log): made afresh on every
+#                              start and filled by the seeder; /tmp/sightline-<uid>-<hash>/dovecot when,
+#                              as root, the mail user `nobody` cannot reach .local/
 #   .local/auth-keys           the development token key (dev=hs256:..., generated once, mode 600)
 #   .local/secret-keys         the development key sealing mail secrets (mailbox SECRET_KEYS, mode 600)
 #   .local/bin/                the binaries
 #   .local/*.log               service and PostgreSQL logs
+#   .local/demo-commands.txt   the demo's tokens and grpcurl commands, printed at start
 #
 # Environment:
 #   DATABASE_URL     use this database instead of starting one (it is never stopped by this script)
@@ -29,10 +36,16 @@
 #   VIS_METRICS_ADDR, MAILBOX_METRICS_ADDR  /metrics addresses (127.0.0.1:9091, 127.0.0.1:9092)
 #   RUN_LOCAL_SERVICES                      which services to run ("visibility mailbox")
 #   SMTP_ADDR                               mailbox's Smart Bcc SMTP listener (127.0.0.1:2525)
+#   DEMO                                    1 (default): the demo Dovecot and seed; 0: neither
+#   DEMO_IMAP_ADDR                          the demo Dovecot's IMAP listener (127.0.0.1:10143)
 #   LOG_LEVEL and other service flags as environment variables (see `.local/bin/visibility serve -h`)
 #
-# Demo data: when scripts/seed-demo.sh exists and is executable, it runs once the services are
-# healthy, with VIS_ADDR, MAILBOX_ADDR, AUTH_KEYS_FILE and BIN_DIR set.
+# Demo: an ephemeral Dovecot on loopback (Debian's dovecot-imapd, installed with apt-get when it
+# is missing and this runs as root; without it the demo goes on without mail sync, saying so)
+# holds the demo user's mailbox. Once the services are healthy, scripts/seed-demo.sh (when it
+# exists and is executable) seeds the demo company through the gRPC APIs, with VIS_ADDR,
+# MAILBOX_ADDR, AUTH_KEYS_FILE, BIN_DIR, DEMO_COMMANDS_FILE and, when Dovecot runs,
+# DEMO_IMAP_ADDR set.
 #
 # Needs: bash, Go (go.mod's version), coreutils, util-linux (flock, setsid; runuser as root) and the
 # PostgreSQL server binaries (initdb, pg_ctl; as root with apt-get, `postgresql` is installed if absent).
@@ -72,9 +85,17 @@ done
 [[ ${#services[@]} -gt 0 ]] || { echo "run-local: RUN_LOCAL_SERVICES is empty" >&2; exit 2; }
 tokbin=${services[0]} # any of the binaries mints tokens
 
+# The demo (Dovecot and seed) needs both services.
+demo=${DEMO:-1}
+[[ " ${services[*]} " == *" visibility "* && " ${services[*]} " == *" mailbox "* ]] || demo=0
+demo_imap_addr=${DEMO_IMAP_ADDR:-127.0.0.1:10143}
+demo_imap_user=ada demo_imap_pass=demo-password # the seeder's defaults too
+
 log() { printf 'run-local: %s\n' "$*"; }
 warn() { printf 'run-local: warning: %s\n' "$*" >&2; }
 die() { printf 'run-local: error: %s\n' "$*" >&2; exit 1; }
+has() { [[ " ${services[*]} " == *" $1 "* ]]; }
+rel() { printf '%s' "${1#"$root"/}"; }
 
 uid=$(id -u)
 is_root() { [[ $uid -eq 0 ]]; }
@@ -89,6 +110,7 @@ flock -n 9 || die "another scripts/run-local.sh is running for $root (lock: $sta
 declare -A svc_pid=()
 pg_started=0
 pgbin='' pgdata='' pgrun='' pglog=''
+dovecot_pid='' dovecot_dir=''
 
 # alive PID: the process runs (an exited child that is not yet reaped is a zombie: not alive).
 alive() {
@@ -148,6 +170,21 @@ stop_postgres() {
 	pg_started=0
 }
 
+stop_dovecot() {
+	[[ -n $dovecot_pid ]] || return 0
+	log "stopping the demo Dovecot (pid $dovecot_pid)"
+	kill -TERM "$dovecot_pid" 2>/dev/null
+	local i
+	for ((i = 0; i < 40; i++)); do
+		alive "$dovecot_pid" || break
+		sleep 0.25
+	done
+	alive "$dovecot_pid" && { warn "Dovecot (pid $dovecot_pid) did not stop in 10s: killing it"; kill -KILL "$dovecot_pid"; }
+	wait "$dovecot_pid" 2>/dev/null
+	rm -f "$state/dovecot.pid"
+	dovecot_pid=''
+}
+
 signalled=''
 running=0
 cleanup() {
@@ -156,6 +193,7 @@ cleanup() {
 	trap '' INT TERM
 	trap - EXIT
 	stop_services
+	stop_dovecot
 	stop_postgres
 	if [[ -n $signalled ]]; then
 		log "stopped (SIG$signalled)"
@@ -183,6 +221,18 @@ stop_leftover() {
 }
 
 for svc in visibility mailbox; do stop_leftover "$svc"; done
+
+# The same for the demo Dovecot (its master process; it stops its children).
+if [[ -s $state/dovecot.pid ]]; then
+	pid=$(<"$state/dovecot.pid")
+	if [[ $pid =~ ^[0-9]+$ ]] && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */dovecot ]]; then
+		log "stopping the demo Dovecot left running by an earlier run (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$state/dovecot.pid"
+fi
 
 # Refuses to start when something else already listens on addr.
 port_free() {
@@ -331,6 +381,169 @@ else
 fi
 export DATABASE_URL
 
+########################################################################### demo Dovecot
+dovecot_binary() {
+	local p
+	for p in "$(command -v dovecot 2>/dev/null)" /usr/sbin/dovecot; do
+		[[ -n $p && -x $p ]] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# Whether the user `nobody` (Dovecot's mail user when we are root) can reach dir.
+nobody_reaches() {
+	if command -v runuser >/dev/null; then
+		(cd / && runuser -u nobody -- test -x "$1") 2>/dev/null
+	else
+		(cd / && su nobody -s /bin/sh -c "test -x $(printf '%q' "$1")") 2>/dev/null
+	fi
+}
+
+# Starts an ephemeral Dovecot on demo_imap_addr holding the demo user's (empty) mailbox; the
+# seeder fills it. Sets dovecot_pid, or warns and returns when it cannot (the demo goes on
+# without mail sync). Self-contained: its config is passed with -c, /etc/dovecot is never read.
+start_dovecot() {
+	local dbin base tmp_base port mail_uid mail_gid extra='' i line
+	dbin=$(dovecot_binary) || dbin=''
+	if [[ -z $dbin ]] && is_root && command -v apt-get >/dev/null; then
+		log "no Dovecot found: installing the Debian package dovecot-imapd (the demo mail server)"
+		if (export DEBIAN_FRONTEND=noninteractive && apt-get update -q && apt-get install -y -q --no-install-recommends dovecot-imapd) \
+			</dev/null >"$state/apt-dovecot.log" 2>&1 9>&-; then
+			dbin=$(dovecot_binary) || dbin=''
+		else
+			warn "installing dovecot-imapd failed (log: $state/apt-dovecot.log)"
+		fi
+	fi
+	if [[ -z $dbin ]]; then
+		warn "no Dovecot (Debian: apt-get install dovecot-imapd): the demo runs WITHOUT mail sync;"
+		warn "the demo mail is ingested directly and the demo user's mail account is not connected"
+		return 0
+	fi
+	port=${demo_imap_addr##*:}
+	if [[ ${demo_imap_addr%:*} != 127.0.0.1 || ! $port =~ ^[0-9]+$ ]]; then
+		warn "DEMO_IMAP_ADDR=$demo_imap_addr is not 127.0.0.1:PORT: no demo Dovecot (the demo mail is ingested directly)"
+		return 0
+	fi
+	if ! port_free "$demo_imap_addr"; then
+		warn "$demo_imap_addr is in use: no demo Dovecot (set DEMO_IMAP_ADDR to a free port); the demo mail is ingested directly"
+		return 0
+	fi
+
+	base=$state/dovecot
+	tmp_base=/tmp/sightline-$uid-$(printf '%s' "$root" | sha256sum | cut -c1-8)
+	if is_root; then
+		chmod o+x "$state"
+		nobody_reaches "$state" || base=$tmp_base/dovecot
+	fi
+	# Dovecot's sockets live under base/run; a unix socket path has at most 107 bytes.
+	((${#base} + 50 <= 107)) || base=$tmp_base/dovecot
+	if [[ $base != "$state/dovecot" ]]; then
+		mkdir -p "$tmp_base"
+		chmod 0711 "$tmp_base"
+		log "the demo Dovecot goes to $base (nobody cannot reach $state, or the path is too long)"
+	fi
+	rm -rf "$base"
+	mkdir -p "$base/run" "$base/state" "$base/mail"
+	if is_root; then
+		# Dovecot refuses to access mail as root: the mail belongs to nobody.
+		mail_uid=$(id -u nobody) mail_gid=$(id -g nobody)
+		chmod 0755 "$base"
+		chown "$mail_uid:$mail_gid" "$base/mail"
+	else
+		# Rootless: every Dovecot service runs as the invoking user, without chroots.
+		mail_uid=$uid mail_gid=$(id -g)
+		extra="default_internal_user = $(id -un)
+default_login_user = $(id -un)
+default_internal_group = $(id -gn)
+service imap-login {
+  chroot =
+}
+service anvil {
+  chroot =
+}
+service auth-worker {
+  user = $(id -un)
+}"
+	fi
+	# passwd-file, used as passdb and userdb: user:{PLAIN}pass:uid:gid:gecos:home:shell
+	printf '%s:{PLAIN}%s:%s:%s::%s/mail/%s::\n' "$demo_imap_user" "$demo_imap_pass" "$mail_uid" "$mail_gid" "$base" "$demo_imap_user" >"$base/users"
+	chmod 0644 "$base/users"
+	cat >"$base/dovecot.conf" <<-CONF
+		# written by scripts/run-local.sh: the demo mail server of make run (self-contained; loopback, no TLS)
+		base_dir = $base/run
+		state_dir = $base/state
+		instance_name = sightline-demo-$port
+		log_path = $base/dovecot.log
+		protocols = imap
+		listen = 127.0.0.1
+		ssl = no
+		disable_plaintext_auth = no
+		auth_mechanisms = plain login
+		first_valid_uid = 1
+		first_valid_gid = 1
+		mail_location = mdbox:~/mdbox
+		mail_fsync = never
+		passdb {
+		  driver = passwd-file
+		  args = scheme=PLAIN username_format=%u $base/users
+		}
+		userdb {
+		  driver = passwd-file
+		  args = username_format=%u $base/users
+		}
+		namespace inbox {
+		  inbox = yes
+		  separator = /
+		  mailbox Sent {
+		    special_use = \\Sent
+		    auto = create
+		  }
+		  mailbox Trash {
+		    special_use = \\Trash
+		    auto = create
+		  }
+		  mailbox Archive {
+		    special_use = \\Archive
+		    auto = create
+		  }
+		}
+		service imap-login {
+		  inet_listener imap {
+		    address = 127.0.0.1
+		    port = $port
+		  }
+		  inet_listener imaps {
+		    port = 0
+		  }
+		}
+		$extra
+	CONF
+	setsid "$dbin" -F -c "$base/dovecot.conf" </dev/null >"$base/stdout.log" 2>&1 9>&- &
+	dovecot_pid=$!
+	echo "$dovecot_pid" >"$state/dovecot.pid"
+	for ((i = 0; i < 100; i++)); do
+		alive "$dovecot_pid" || break
+		if { exec 8<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+			line=''
+			read -r -t 2 line <&8 || true
+			exec 8<&-
+			if [[ $line == "* OK"* ]]; then
+				dovecot_dir=$base
+				log "demo Dovecot (pid $dovecot_pid) on $demo_imap_addr, user $demo_imap_user, files in $base"
+				return 0
+			fi
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$base/stdout.log" "$base/dovecot.log" >&2 2>/dev/null || true
+	warn "the demo Dovecot did not answer on $demo_imap_addr: the demo goes on without mail sync"
+	stop_dovecot
+}
+
+if [[ $demo != 0 ]]; then
+	start_dovecot
+fi
+
 ########################################################################### key, build, migrate
 keys_file=$state/auth-keys
 if [[ ! -s $keys_file ]]; then
@@ -414,15 +627,28 @@ mint() {
 user_token=$(mint --company 1 --user 1)
 svc_token=$(mint --company 1 --service crm)
 
-if [[ -x $root/scripts/seed-demo.sh ]]; then
+demo_commands=$state/demo-commands.txt
+rm -f "$demo_commands"
+if [[ $demo != 0 && -x $root/scripts/seed-demo.sh ]]; then
+	# Mail sync is the mailbox's own job (its --sync-* flags) in builds that have it.
+	help=$("$bin/mailbox" serve -h 2>&1 </dev/null 9>&-) || true
+	if [[ $help == *-sync-* ]]; then
+		log "this mailbox syncs connected IMAP accounts: the demo user's account syncs from the demo Dovecot"
+	else
+		log "this mailbox build does not sync IMAP yet: the seeder ingests the demo mail directly (IngestMessage)"
+	fi
 	log "running scripts/seed-demo.sh"
-	VIS_ADDR=${grpc_addr[visibility]} MAILBOX_ADDR=${grpc_addr[mailbox]} AUTH_KEYS_FILE=$keys_file BIN_DIR=$bin \
-		"$root/scripts/seed-demo.sh" </dev/null 9>&-
+	seed_env=(VIS_ADDR="${grpc_addr[visibility]}" MAILBOX_ADDR="${grpc_addr[mailbox]}" AUTH_KEYS_FILE="$keys_file" BIN_DIR="$bin"
+		DEMO_COMMANDS_FILE="$demo_commands")
+	if [[ -n $dovecot_pid ]]; then
+		seed_env+=(DEMO_IMAP_ADDR="$demo_imap_addr" DEMO_IMAP_USER="$demo_imap_user" DEMO_IMAP_PASSWORD="$demo_imap_pass")
+	fi
+	env "${seed_env[@]}" "$root/scripts/seed-demo.sh" </dev/null 9>&- 2>&1 | sed 's/^/run-local: /' ||
+		die "seeding the demo failed (scripts/seed-demo.sh; service logs: $(rel "$state")/*.log)"
 fi
 
 ########################################################################### summary
-has() { [[ " ${services[*]} " == *" $1 "* ]]; }
-rel() { printf '%s' "${1#"$root"/}"; }
+log "ready in ${SECONDS}s"
 {
 	echo
 	echo "Sightline is running$([[ $check -eq 1 ]] || echo '; Ctrl-C stops everything this script started'):"
@@ -436,23 +662,32 @@ rel() { printf '%s' "${1#"$root"/}"; }
 	else
 		printf '  %-11s DATABASE_URL from the environment\n' PostgreSQL
 	fi
+	if [[ -n $dovecot_pid ]]; then
+		printf '  %-11s IMAP %s (user %s, password %s, no TLS)  log %s\n' Dovecot "$demo_imap_addr" "$demo_imap_user" "$demo_imap_pass" "$(rel "$dovecot_dir/dovecot.log")"
+	elif [[ $demo != 0 ]]; then
+		printf '  %-11s not running: the demo has no mail sync (see the warnings above)\n' Dovecot
+	fi
 	echo
-	echo "Tokens for company 1 (valid 12h; the key is $(rel "$keys_file")):"
-	echo "  export TOKEN=$user_token"
-	echo "  export SVC_TOKEN=$svc_token"
-	echo "More:  AUTH_KEYS=\$(cat $(rel "$keys_file")) $(rel "$bin/$tokbin") token --company 1 --user 2   (or --service NAME)"
+	echo "grpcurl: $(command -v grpcurl || { [[ -x $bin/grpcurl ]] && rel "$bin/grpcurl"; } ||
+		echo "not installed (GOBIN=$(rel "$bin") go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4, or make walkthrough)")"
 	echo
-	echo "Try it (grpcurl: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest):"
+	if [[ -s $demo_commands ]]; then
+		cat "$demo_commands"
+		echo
+	else
+		echo "Tokens for company 1 (valid 12h; the key is $(rel "$keys_file")):"
+		echo "  export TOKEN=$user_token"
+		echo "  export SVC_TOKEN=$svc_token"
+		echo
+	fi
+	echo "More tokens:  AUTH_KEYS=\$(cat $(rel "$keys_file")) $(rel "$bin/$tokbin") token --company 1 --user 2   (or --service NAME)"
+	echo "Try it:"
 	for svc in "${services[@]}"; do
 		echo "  grpcurl -plaintext ${grpc_addr[$svc]} list"
 	done
 	echo "  grpcurl -plaintext ${grpc_addr[$tokbin]} grpc.health.v1.Health/Check"
-	if has visibility; then
-		echo "  grpcurl -plaintext -H \"authorization: Bearer \$SVC_TOKEN\" -d '{\"plan\":\"PLAN_PROFESSIONAL\"}' ${grpc_addr[visibility]} sightline.visibility.v1.VisibilityService/CreateCompany   # once per database"
-		echo "  grpcurl -plaintext -H \"authorization: Bearer \$SVC_TOKEN\" ${grpc_addr[visibility]} sightline.visibility.v1.VisibilityService/GetCompany"
-	fi
-	if has mailbox; then
-		echo "  grpcurl -plaintext -H \"authorization: Bearer \$TOKEN\" ${grpc_addr[mailbox]} sightline.mailbox.v1.MailboxService/GetMailSettings"
+	if [[ -s $demo_commands ]]; then
+		echo "The walkthrough in README.md tells each story step by step; scripts/walkthrough.sh runs it against this stack."
 	fi
 	echo
 }
@@ -484,6 +719,15 @@ if [[ $check -eq 1 ]]; then
 		[[ $t =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || die "minted token looks wrong: '$t'"
 	done
 	log "  user and service tokens minted"
+	if [[ $demo != 0 && -x $root/scripts/seed-demo.sh ]]; then
+		log "check: demo"
+		[[ -s $demo_commands ]] || die "the demo seeder wrote no commands ($demo_commands)"
+		log "  demo company seeded; commands in $(rel "$demo_commands")"
+		if [[ -n $dovecot_pid ]]; then
+			alive "$dovecot_pid" || die "the demo Dovecot (pid $dovecot_pid) has exited"
+			log "  demo Dovecot answers on $demo_imap_addr"
+		fi
+	fi
 	log "check: /metrics"
 	for svc in "${services[@]}"; do
 		st=$(http_status "${metrics_addr[$svc]}" /metrics) || st=''
