@@ -183,6 +183,14 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 			key := [2]int64{la.CompanyID, la.ID}
 			m.mu.Lock()
+			if m.held[key] {
+				// Our own lease, expired before a late renewal and claimed
+				// again: the session holding it goes on (and renews it).
+				m.mu.Unlock()
+				m.log.Warn("a held mail account's lease had expired and was claimed again",
+					zap.Int64("company_id", la.CompanyID), zap.Int64("account_id", la.ID))
+				continue
+			}
 			m.held[key] = true
 			m.metrics.leased.Set(float64(len(m.held)))
 			m.mu.Unlock()
