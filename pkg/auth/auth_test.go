@@ -103,15 +103,17 @@ func TestVerifyRefusesTamperedAndCrossAlgorithmTokens(t *testing.T) {
 func TestCachedVerificationStillExpires(t *testing.T) {
 	hs, _ := ParseKeys(hsSpec(t, "hs"), true)
 	v := NewVerifier(hs)
-	// Valid for one more second: exp is leeway-1s in the past.
-	tok, _ := Mint(hs[0], Principal{Kind: KindUser, CompanyID: 1, UserID: 2}, -leeway+time.Second)
+	// exp is leeway-3s in the past, truncated to whole seconds: the token is
+	// valid for more than 2s and at most 3s from its minting.
+	tok, _ := Mint(hs[0], Principal{Kind: KindUser, CompanyID: 1, UserID: 2}, -leeway+3*time.Second)
+	minted := time.Now()
 	if _, err := v.Verify(tok); err != nil {
-		t.Fatal(err)
+		t.Fatalf("after %v: %v", time.Since(minted), err)
 	}
 	if _, ok := v.cache[tok]; !ok {
 		t.Fatal("a verified token is not cached")
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Until(minted.Add(3*time.Second + 100*time.Millisecond))) // past exp+leeway
 	if _, err := v.Verify(tok); apierr.Reason(err) != commonv1.ErrorReason_ERROR_REASON_TOKEN_EXPIRED.String() {
 		t.Fatalf("a cached token outlived its expiry: %v", err)
 	}

@@ -88,7 +88,7 @@ func TestFault_PostgresRestartUnderLoad(t *testing.T) {
 					vt = visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY
 				}
 				ctx, cancel := context.WithTimeout(svc, 3*time.Second)
-				_, err := e.client.UpsertItem(ctx, &visibilityv1.UpsertItemRequest{ActingUserId: 1,
+				up, err := e.client.UpsertItem(ctx, &visibilityv1.UpsertItemRequest{ActingUserId: 1,
 					Item: &visibilityv1.Item{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: id, OwnerId: 1, VisibleTo: vt}})
 				cancel()
 				record(err)
@@ -96,10 +96,14 @@ func TestFault_PostgresRestartUnderLoad(t *testing.T) {
 					acked.Store(id, vt)
 				}
 				if w == 0 && err == nil {
-					// A reader: user 2 sees exactly the company-wide deals.
+					// A reader: user 2 sees exactly the company-wide deals. It
+					// asks at the write's version: the write commits before the
+					// writer refreshes the replica's memory, and the database may
+					// go away in between; a decision at min_version is then
+					// UNAVAILABLE, never one from before the write.
 					ctx, cancel := context.WithTimeout(svc, 3*time.Second)
 					r, err := e.client.CheckAccess(ctx, &visibilityv1.CheckAccessRequest{UserId: 2,
-						Item: ref(visibilityv1.ItemType_ITEM_TYPE_DEAL, id)})
+						Item: ref(visibilityv1.ItemType_ITEM_TYPE_DEAL, id), MinVersion: up.GetVersion()})
 					cancel()
 					record(err)
 					if err == nil && r.GetAllowed() != (vt == visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY) {

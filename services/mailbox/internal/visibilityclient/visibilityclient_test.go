@@ -86,7 +86,7 @@ func asUser() context.Context {
 
 func TestGRPCAsksForTheCallerWithItsToken(t *testing.T) {
 	f := &fakeVisibility{}
-	c := checker(t, serve(t, f), time.Second)
+	c := checker(t, serve(t, f), 30*time.Second) // a generous budget: this test is not about it
 	items := make([]visibilityclient.Item, 2500) // three batches of at most 1,000
 	for i := range items {
 		items[i] = visibilityclient.Item{Type: visibilityclient.Deal, ID: int64(i + 1)}
@@ -128,7 +128,7 @@ func TestGRPCTranslatesCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.code.String(), func(t *testing.T) {
-			c := checker(t, serve(t, &fakeVisibility{err: status.Error(tt.code, "scripted")}), time.Second)
+			c := checker(t, serve(t, &fakeVisibility{err: status.Error(tt.code, "scripted")}), 30*time.Second)
 			got, err := c.CanSee(asUser(), []visibilityclient.Item{{Type: visibilityclient.Deal, ID: 2}})
 			if tt.unavailable {
 				if !errors.Is(err, visibilityclient.ErrUnavailable) {
