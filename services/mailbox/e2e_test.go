@@ -30,7 +30,10 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 	url := pgtest.New(t, bothMigrated)
 	keys := servicetest.NewKeySpec(t)
 	visIn := servicetest.Start(t, visibility.Service(), servicetest.Options{DatabaseURL: url, AuthKeys: keys})
-	const visTimeout = time.Second
+	// A deadline that a busy machine meets for every one of the test's
+	// calls to visibility, the first (which connects) included: the
+	// deadline itself is TestFault_SlowVisibilityFailsClosedWithinTheDeadline's.
+	const visTimeout = 10 * time.Second
 	mbIn := servicetest.Start(t, mailbox.Service(), servicetest.Options{DatabaseURL: url, AuthKeys: keys, Args: []string{
 		"--visibility-addr", visIn.Addr, "--visibility-timeout", visTimeout.String(), "--secret-keys", newSecretKeys(t)}})
 	vc := visibilityv1.NewVisibilityServiceClient(visIn.Conn)
@@ -190,9 +193,9 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 	checkViewers("deleted", dealRef(dealID), nil)
 	checkViewers("deleted", personRef(personID), nil)
 
-	// Visibility stops: the detail view fails closed with UNAVAILABLE within
-	// the visibility timeout, and never shows another user's thread; the
-	// owner's own inbox still works.
+	// Visibility stops: the detail view fails closed with UNAVAILABLE, without
+	// waiting on the stopped service past the visibility timeout, and never
+	// shows another user's thread; the owner's own inbox still works.
 	// The second thread is shared first, so that there is another user's
 	// thread that the outage must hide and the recovery must bring back.
 	must(mb.ShareThreads(ownerCtx, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{ing2.ThreadId}}))
@@ -210,7 +213,8 @@ func TestEndToEndDetailViewAcrossServices(t *testing.T) {
 		begin := time.Now()
 		_, err := mb.ListItemThreads(mbIn.User(t, company, u), &mailboxv1.ListItemThreadsRequest{Item: dealRef(dealID)})
 		wantCode(t, err, codes.Unavailable, errVisibilityDown)
-		if el := time.Since(begin); el > visTimeout+time.Second {
+		// A liveness bound, not a speed assertion: the failure does not hang.
+		if el := time.Since(begin); el > visTimeout+20*time.Second {
 			t.Errorf("the failure took %v", el)
 		}
 	}

@@ -114,8 +114,18 @@ func TestFault_SlowVisibilityFailsClosedWithinTheDeadline(t *testing.T) {
 		list, err := mb.ListItemThreads(ctx, &mailboxv1.ListItemThreadsRequest{Item: dealRef(10)})
 		return len(list.GetThreads()), err
 	}
-	if n, err := bobSees(); err != nil || n != 1 {
-		t.Fatalf("before: %d threads, %v; want the shared thread", n, err)
+	// The 300 ms deadline holds for the first calls too, which connect
+	// through the proxy and have visibility load the company: on a busy
+	// machine they may fail closed. Polled, with the liveness bound of the
+	// recovery below; an answer must be the shared thread.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		n, err := bobSees()
+		if err == nil && n == 1 {
+			break
+		}
+		if err == nil || n != 0 || status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			t.Fatalf("before: %d threads, %v; want the shared thread", n, err)
+		}
 	}
 
 	proxy.slow.Store(true)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
@@ -256,7 +257,9 @@ func TestS1_InitialSyncWindowAndFolders(t *testing.T) {
 }
 
 func TestS6_SyncStatusReportsProgress(t *testing.T) {
-	s := startSyncEnv(t, "--sync-batch-size", "10")
+	// Small batches: the initial sync takes 200 commits, so that the test
+	// stops it in the middle however fast the machine syncs.
+	s := startSyncEnv(t, "--sync-batch-size", "2")
 	const n = 400
 	raws := make([][]byte, n)
 	for i := range raws {
@@ -271,16 +274,36 @@ func TestS6_SyncStatusReportsProgress(t *testing.T) {
 	}
 
 	id := s.connectAlice(t, "INBOX")
-	inboxStatus := func() *mailboxv1.FolderSyncStatus { return inboxOf(s.account(t, owner, id).GetSyncStatus()) }
-	// Once the first batches are in, hold the next ones (they wait for the
-	// lease row) and look at the status in the middle of the initial sync.
-	waitFor(t, "the first batches", func() bool { return inboxStatus().GetMessagesDone() >= 10 })
-	tx, err := s.pool.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(context.Background(), `SELECT 1 FROM account_sync WHERE account_id = $1 FOR UPDATE`, id); err != nil {
-		t.Fatal(err)
+	// Once the first batches are in, hold the next ones (every commit of the
+	// sync waits for the lease row) and look at the status in the middle of
+	// the initial sync. The progress is read with the row held, so that no
+	// batch lands between the look and the hold, and polled tightly.
+	var tx pgx.Tx
+	t.Cleanup(func() {
+		if tx != nil {
+			_ = tx.Rollback(context.Background())
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var err error
+		if tx, err = s.pool.Begin(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(context.Background(), `SELECT 1 FROM account_sync WHERE account_id = $1 FOR UPDATE`, id); err != nil {
+			t.Fatal(err)
+		}
+		var done int64
+		if err := tx.QueryRow(context.Background(), `SELECT coalesce(max(messages_done), 0) FROM sync_folders
+			WHERE account_id = $1 AND name = 'INBOX'`, id).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done >= 10 {
+			break
+		}
+		_ = tx.Rollback(context.Background())
+		if time.Now().After(deadline) {
+			t.Fatal("timed out after 30s waiting for the first batches")
+		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	mid := s.account(t, owner, id).GetSyncStatus()
@@ -498,8 +521,24 @@ func TestS1_UIDValidityChangeWithRenumberedUIDs(t *testing.T) {
 	if err := c.Unselect().Wait(); err != nil {
 		t.Fatal(err)
 	}
+	// The swap happens while the syncer does not hold the account: a pass
+	// between the delete and the rename would find no Projects, and a
+	// session lists the folders once, when it starts. A lease of another
+	// owner ends the session (its renewal finds the lease lost) and keeps
+	// the account from being claimed; freed, it is claimed again and the new
+	// session finds the new folder.
+	setLease := func(sql string) {
+		t.Helper()
+		if _, err := s.pool.Exec(context.Background(), sql, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := strings.Count(s.Logs(), "lease lost")
+	setLease(`UPDATE account_sync SET lease_owner = 'the-test', lease_expiry = now() + interval '1 hour' WHERE account_id = $1`)
+	waitFor(t, "the syncer to lose the account's lease", func() bool { return strings.Count(s.Logs(), "lease lost") > lost })
 	s.dv.Doveadm(t, "mailbox", "delete", "-u", "alice", "Projects")
 	s.dv.Doveadm(t, "mailbox", "rename", "-u", "alice", "Projects.new", "Projects")
+	setLease(`UPDATE account_sync SET lease_owner = NULL, lease_expiry = NULL WHERE account_id = $1`)
 
 	var now uint32
 	waitFor(t, "the re-sync under the new UIDVALIDITY", func() bool {
@@ -799,28 +838,45 @@ func killDuringSync(t *testing.T, initial, later int) {
 		}
 	}
 	p.Kill(t)
-	atKill := count(`SELECT count(*) FROM messages`)
-	t.Logf("killed with %d of %d messages stored, %s after the start", atKill, n, time.Since(start).Round(time.Millisecond))
-	if atKill >= n {
-		t.Fatalf("the sync ended before the kill (%d messages)", atKill)
-	}
-	checkConsistentPartial := count(`SELECT count(*) FROM threads t WHERE message_count <> (SELECT count(*) FROM messages m WHERE m.thread_id = t.id)`)
-	if checkConsistentPartial != 0 {
-		t.Fatalf("%d threads inconsistent after the kill", checkConsistentPartial)
-	}
-	if loc := count(`SELECT count(*) FROM message_locations`); loc != atKill {
-		t.Fatalf("after the kill: %d locations for %d messages (a message and its location commit together)", loc, atKill)
-	}
-	// New mail: the UIDs are 1..n in the order appended, and UIDNEXT may not
-	// be past the first one without a location. (The initial window sets
-	// UIDNEXT when it starts and resumes by the locations it has.)
-	if later > 0 {
-		firstMissing := count(`SELECT min(u) FROM generate_series(1, $1::int) u
-			WHERE NOT EXISTS (SELECT 1 FROM message_locations WHERE uid = u)`, n)
-		if next := count(`SELECT uid_next FROM sync_folders WHERE name = 'INBOX'`); next > firstMissing {
-			t.Fatalf("after the kill UIDNEXT is %d, past UID %d, which is not stored", next, firstMissing)
+	// A COMMIT the process sent just before the SIGKILL may still be
+	// applied after Kill returns: what the kill left is read in one
+	// snapshot, so that every check below sees the same state.
+	func() {
+		snap, err := pool.BeginTx(context.Background(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		defer func() { _ = snap.Rollback(context.Background()) }()
+		inSnap := func(sql string, args ...any) int {
+			var c int
+			if err := snap.QueryRow(context.Background(), sql, args...).Scan(&c); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+			return c
+		}
+		atKill := inSnap(`SELECT count(*) FROM messages`)
+		t.Logf("killed with %d of %d messages stored, %s after the start", atKill, n, time.Since(start).Round(time.Millisecond))
+		if atKill >= n {
+			t.Fatalf("the sync ended before the kill (%d messages)", atKill)
+		}
+		checkConsistentPartial := inSnap(`SELECT count(*) FROM threads t WHERE message_count <> (SELECT count(*) FROM messages m WHERE m.thread_id = t.id)`)
+		if checkConsistentPartial != 0 {
+			t.Fatalf("%d threads inconsistent after the kill", checkConsistentPartial)
+		}
+		if loc := inSnap(`SELECT count(*) FROM message_locations`); loc != atKill {
+			t.Fatalf("after the kill: %d locations for %d messages (a message and its location commit together)", loc, atKill)
+		}
+		// New mail: the UIDs are 1..n in the order appended, and UIDNEXT may not
+		// be past the first one without a location. (The initial window sets
+		// UIDNEXT when it starts and resumes by the locations it has.)
+		if later > 0 {
+			firstMissing := inSnap(`SELECT min(u) FROM generate_series(1, $1::int) u
+				WHERE NOT EXISTS (SELECT 1 FROM message_locations WHERE uid = u)`, n)
+			if next := inSnap(`SELECT uid_next FROM sync_folders WHERE name = 'INBOX'`); next > firstMissing {
+				t.Fatalf("after the kill UIDNEXT is %d, past UID %d, which is not stored", next, firstMissing)
+			}
+		}
+	}()
 
 	// Restart: the dead process's lease expires and the new one resumes.
 	p.Restart(t)
@@ -848,7 +904,12 @@ func TestSync_TwoReplicasShareTwentyAccountsExactlyOnce(t *testing.T) {
 	keys := newSecretKeys(t)
 	authKeys := servicetest.NewKeySpec(t)
 	replica := func(extra ...string) *servicetest.Instance {
-		args := append([]string{"--secret-keys", keys}, fastSync...)
+		// A long lease (the last --sync-lease-ttl wins): no replica may lose
+		// one here, and a renewal that a busy machine runs late must not lose
+		// it. The hand-over below does not wait for an expiry: A releases its
+		// leases when it stops (and were a release to fail, the lease would
+		// still expire well within the wait).
+		args := append(append([]string{"--secret-keys", keys}, fastSync...), "--sync-lease-ttl", "30s")
 		return servicetest.Start(t, mailbox.ServiceWithVisibility(visibilityclient.NewTable()),
 			servicetest.Options{DatabaseURL: url, AuthKeys: authKeys, Args: append(args, extra...)})
 	}
