@@ -53,6 +53,7 @@ type session struct {
 	idle      bool
 	folders   []string // provider names, INBOX last
 	listed    []*imap.ListData
+	missing   map[string]bool // folder options not found at the last LIST
 }
 
 func (s *session) close() {
@@ -77,9 +78,6 @@ func (s *session) run(ctx context.Context) error {
 	c := s.c
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
-	if err := s.resolveFolders(); err != nil {
-		return err
-	}
 	for {
 		if err := s.pass(ctx); err != nil {
 			return err
@@ -129,7 +127,9 @@ func (s *session) dial(ctx context.Context, secret string) error {
 
 // resolveFolders maps the account's folder options to provider mailboxes:
 // "INBOX" is INBOX, "Sent" is the special-use \Sent mailbox (else one named
-// Sent); other names must exist as they are.
+// Sent); other names must exist as they are. It runs at the start of every
+// pass, so a folder created (or deleted and created again) at the provider
+// is synced from the next pass on.
 func (s *session) resolveFolders() error {
 	list, err := mailconn.ListMailboxes(s.c)
 	if err != nil {
@@ -137,6 +137,8 @@ func (s *session) resolveFolders() error {
 	}
 	s.listed = list
 	s.folders = nil
+	missing, now := s.missing, map[string]bool{}
+	defer func() { s.missing = now }()
 	hasInbox := false
 	for _, want := range s.la.Folders {
 		name := ""
@@ -149,8 +151,14 @@ func (s *session) resolveFolders() error {
 			name = mailconn.NamedMailbox(s.listed, want)
 		}
 		if name == "" {
-			s.log.Warn("a folder to sync does not exist at the provider", zap.String("folder", want))
+			if !missing[want] {
+				s.log.Warn("a folder to sync does not exist at the provider", zap.String("folder", want))
+			}
+			now[want] = true
 			continue
+		}
+		if missing[want] {
+			s.log.Info("a folder to sync exists at the provider again", zap.String("folder", want))
 		}
 		if name != "INBOX" && !slices.Contains(s.folders, name) {
 			s.folders = append(s.folders, name)
@@ -172,6 +180,9 @@ func (s *session) pass(ctx context.Context) error {
 	}
 	defer func() { <-s.m.sem }()
 	start := time.Now()
+	if err := s.resolveFolders(); err != nil {
+		return err
+	}
 	if err := s.performActions(ctx); err != nil {
 		return err
 	}
