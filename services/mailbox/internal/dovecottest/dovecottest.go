@@ -222,6 +222,7 @@ base_dir = %[1]s/run
 state_dir = %[1]s/state
 instance_name = dovecottest-%[2]d
 log_path = %[1]s/dovecot.log
+login_greeting = %[5]s
 protocols = imap
 listen = 127.0.0.1
 ssl = no
@@ -265,9 +266,12 @@ service imap-login {
     port = 0
   }
 }
-%[4]s`, s.Dir, port, location, extra)
+%[4]s`, s.Dir, port, location, extra, s.greeting())
 	return os.WriteFile(s.Conf, []byte(conf), 0o644)
 }
+
+// greeting is the server's login greeting, unique to its directory.
+func (s *Server) greeting() string { return "dovecottest " + filepath.Base(s.Dir) }
 
 func (s *Server) waitGreeting(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -283,7 +287,9 @@ func (s *Server) waitGreeting(timeout time.Duration) error {
 			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			line, rerr := bufio.NewReader(c).ReadString('\n')
 			c.Close()
-			if rerr == nil && strings.HasPrefix(line, "* OK") {
+			// Its own greeting: another server that took the port between
+			// freePort and Dovecot's bind would greet with "* OK" too.
+			if rerr == nil && strings.HasPrefix(line, "* OK") && strings.Contains(line, s.greeting()) {
 				return nil
 			}
 			err = fmt.Errorf("greeting %q: %v", line, rerr)
