@@ -576,8 +576,11 @@ for svc in "${services[@]}"; do
 	# setsid: a Ctrl-C reaches this script only, which then stops the services
 	# before PostgreSQL. Keys go by environment so that ps does not show them;
 	# mailbox reads SECRET_KEYS and VISIBILITY_ADDR, visibility ignores them.
+	# GOGC as in docker-compose.yml and deploy/k8s (mailbox: 200, see there).
+	gogc=${GOGC:-100}
+	[[ $svc == mailbox ]] && gogc=${GOGC:-200}
 	AUTH_KEYS=$auth_keys SECRET_KEYS=$secret_keys VISIBILITY_ADDR=${grpc_addr[visibility]} SMTP_ADDR=${SMTP_ADDR:-127.0.0.1:2525} \
-		setsid "$bin/$svc" serve \
+		GOGC=$gogc setsid "$bin/$svc" serve \
 		--grpc-addr "${grpc_addr[$svc]}" --metrics-addr "${metrics_addr[$svc]}" \
 		--database-url "$DATABASE_URL" --log-format console \
 		</dev/null >"$state/$svc.log" 2>&1 9>&- &
