@@ -132,7 +132,9 @@ func TestUnreachableFailsWithinDeadline(t *testing.T) {
 	if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
 		t.Fatalf("code %v, want UNAVAILABLE or DEADLINE_EXCEEDED", code)
 	}
-	if el := time.Since(start); el > 3*time.Second {
+	// Bounded by the default deadline (2 s) rather than hanging; the margin
+	// is for a busy machine, not a speed assertion.
+	if el := time.Since(start); el > 15*time.Second {
 		t.Fatalf("took %v", el)
 	}
 }

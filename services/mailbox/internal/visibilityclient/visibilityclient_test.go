@@ -153,7 +153,9 @@ func TestGRPCTimeout(t *testing.T) {
 	if !errors.Is(err, visibilityclient.ErrUnavailable) {
 		t.Fatalf("err %v", err)
 	}
-	if el := time.Since(begin); el > 2*time.Second {
+	// Cut by the 200 ms timeout, not by the server's 5 s: the margin is for
+	// a busy machine.
+	if el := time.Since(begin); el > 4*time.Second {
 		t.Fatalf("took %v, want about the 200ms timeout", el)
 	}
 }
