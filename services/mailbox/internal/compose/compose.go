@@ -299,7 +299,13 @@ func Build(d Draft, orig Original) (*Message, error) {
 		h.SetMsgIDList("In-Reply-To", []string{orig.MessageID})
 	}
 	h.SetMessageID(id)
-	h.SetSubject(subject)
+	if strings.Contains(subject, "=?") {
+		// Written as it is, it would read as an encoded word (RFC 2047) at
+		// the recipient, and the reply would not keep its subject.
+		h.Set("Subject", encodedWords(subject))
+	} else {
+		h.SetSubject(subject) // encoded only when not ASCII
+	}
 	h.SetAddressList("Cc", mailAddrs(cc))
 	h.SetAddressList("To", mailAddrs(to))
 	h.SetAddressList("From", mailAddrs([]Address{from}))
@@ -433,8 +439,28 @@ func joinAddrs(l []Address) string {
 	return strings.Join(parts, ", ")
 }
 
-// formatDate is the date of attribution lines, in the original's zone.
-func formatDate(t time.Time) string { return t.Format("Mon, 2 Jan 2006 at 15:04 -0700") }
+// encodedWords encodes s as RFC 2047 "B" encoded words of UTF-8, each
+// within the 75 characters an encoded word may have, split between runes.
+func encodedWords(s string) string {
+	const maxBytes = 45 // 60 characters of base64 + 12 of "=?utf-8?b??="
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), maxBytes)
+		for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		if n == 0 { // not UTF-8 at all: cut anywhere
+			n = min(len(s), maxBytes)
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
+}
+
+// formatDate is the quote line's date, in UTC: the time comes from the
+// database in the server's local zone, which must not change what is sent.
+func formatDate(t time.Time) string { return t.UTC().Format("Mon, 2 Jan 2006 at 15:04 -0700") }
 
 // writeBase64 writes data in base64, 76 characters a line (RFC 2045).
 func writeBase64(w io.Writer, data []byte) error {

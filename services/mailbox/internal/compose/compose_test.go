@@ -287,10 +287,46 @@ func TestReferences_Bounded(t *testing.T) {
 	}
 }
 
+// The quote line's date does not depend on the zone the time is in (the
+// database hands it over in the server's local zone).
+func TestQuoteDateIsUTC(t *testing.T) {
+	cet := time.Date(2026, 3, 2, 11, 0, 0, 0, time.FixedZone("CET", 3600))
+	body := compose.Body(compose.Reply, "Thanks", compose.Original{Date: cet, Text: "Hi",
+		From: []compose.Address{{Name: "Carol", Email: "carol@customer.test"}}})
+	if !strings.Contains(body, "On Mon, 2 Mar 2026 at 10:00 +0000, Carol") {
+		t.Fatalf("quote line in another zone:\n%s", body)
+	}
+}
+
+// A subject that looks like an encoded word is sent encoded, so that the
+// recipient reads it as it is, and long ones stay within 75 characters a word.
+func TestSubjectLikeAnEncodedWordKeepsItsText(t *testing.T) {
+	for _, subject := range []string{"=?utf-8?q?x?=", "Price =?ISO-8859-1?Q?caf=E9?= and " + strings.Repeat("ä =?", 40)} {
+		msg, err := compose.Build(compose.Draft{Mode: compose.Reply, From: compose.Address{Email: "alice@acme.test"},
+			Own: []string{"alice@acme.test"}, To: []string{"x@y.test"}, Date: date}, compose.Original{Subject: subject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mime.Parse(msg.Raw, mime.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != "Re: "+subject {
+			t.Fatalf("subject %q, want %q\n%s", m.Subject, "Re: "+subject, msg.Raw)
+		}
+		for _, w := range strings.Fields(string(msg.Raw[:bytes.Index(msg.Raw, []byte("\r\n\r\n"))])) {
+			if len(w) > 75 {
+				t.Fatalf("an encoded word of %d characters: %s", len(w), w)
+			}
+		}
+	}
+}
+
 func FuzzCompose(f *testing.F) {
 	f.Add("Re: Contract", "Carol Ö", "carol@customer.test", "Hello\n> quoted", "Thanks", "orig@x", uint8(1))
 	f.Add("", "", "", "", "", "", uint8(3))
 	f.Add("Fwd: [EXT] AW: x", "a\r\nb", "a@b", "\r\n\r\n", "😀", "<a@b>", uint8(2))
+	f.Add("=?utf-8?q?x?=", "", "a@b", "", "", "a@b", uint8(1)) // looks like an encoded word
 	f.Fuzz(func(t *testing.T, subject, name, email, origText, text, id string, mode uint8) {
 		orig := compose.Original{MessageID: id, Subject: subject, Text: origText, Date: date,
 			From: []compose.Address{{Name: name, Email: email}}, To: []compose.Address{{Email: "alice@acme.test"}}}
