@@ -313,9 +313,9 @@ func TestStaleClusterRemoved(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(creating) })
 
-	if n := removeStale(lc.pgctl, lc.cred); n < 1 {
-		t.Errorf("removeStale removed %d clusters, want at least 1", n)
-	}
+	// Its count is not checked: another package's test binary, cleaning up
+	// at its start, may remove this stale cluster first. What is left is.
+	removeStale(lc.pgctl, lc.cred)
 	if _, err := os.Stat(lc.dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale cluster directory: %v, want it removed", err)
 	}

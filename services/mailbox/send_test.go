@@ -534,13 +534,9 @@ func TestSend_SMTPDownIsUnavailable(t *testing.T) {
 	s := startSend(t, smtptest.Options{})
 	acct := s.account(t, owner, alice, providerPasswords[alice])
 	in := s.ingest(t, owner, inbound("down@customer.test", "Down"), viaAccount(acct))
-	// Point the account at a closed port.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := int32(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	// Point the account at a closed port: 1 (tcpmux), which no test can take,
+	// as one could a port closed just now.
+	const closed = 1
 	if _, err := s.mb.UpdateMailAccount(s.u(t, owner), &mailboxv1.UpdateMailAccountRequest{
 		MailAccount: &mailboxv1.MailAccount{Id: acct, Smtp: &mailboxv1.ServerSettings{Host: "127.0.0.1", Port: closed,
 			Security: mailboxv1.ConnectionSecurity_CONNECTION_SECURITY_STARTTLS}}, UpdateMask: mask("smtp")}); err != nil {
@@ -549,7 +545,7 @@ func TestSend_SMTPDownIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(s.u(t, owner), 30*time.Second)
 	defer cancel()
 	req := &mailboxv1.SendThreadMessageRequest{ThreadId: in.ThreadId, Mode: reply, BodyText: "Hello?", RequestId: "down-1"}
-	_, err = s.mb.SendThreadMessage(ctx, req)
+	_, err := s.mb.SendThreadMessage(ctx, req)
 	wantCode(t, err, codes.Unavailable, errSendFailed)
 	if s.thread(t, owner, in.ThreadId).MessageCount != 1 {
 		t.Fatal("stored although not sent")

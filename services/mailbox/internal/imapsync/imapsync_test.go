@@ -231,9 +231,9 @@ func TestSync_OwnExpiredLeaseClaimedAgainKeepsOneSession(t *testing.T) {
 	f := newFixture(t, 3)
 	core, logs := observer.New(zapcore.InfoLevel)
 	reg := prometheus.NewRegistry()
-	// Renewals every ~10 s; the claim loop runs every ~100 ms, so it is the
-	// one to find the expired lease.
-	m := run(t, f, reg, zap.New(core), "", func(c *imapsync.Config) { c.LeaseTTL = 30 * time.Second })
+	// No renewal during the test (every 10 min): the claim loop (every
+	// ~100 ms) is the one to find the expired lease.
+	m := run(t, f, reg, zap.New(core), "", func(c *imapsync.Config) { c.LeaseTTL = 30 * time.Minute })
 	waitFor(t, "the sync", func() bool { return f.count(t, `SELECT count(*) FROM messages`) == 3 })
 	f.expireLease(t, m.Owner())
 	waitFor(t, "the lease claimed again", func() bool {
