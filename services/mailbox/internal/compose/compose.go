@@ -110,7 +110,7 @@ const maxReferences = 20
 // other To and Cc addresses; the sender's own addresses are left out of the
 // computed ones. Replying to one's own message goes to its recipients, as
 // mail clients do. Added recipients come last; an address appears once
-// (To before Cc).
+// (To before Cc). An address with a control character is left out.
 func Recipients(mode Mode, orig Original, own []string, addTo, addCc []string) (to, cc []Address) {
 	isOwn := func(e string) bool { return slices.Contains(own, strings.ToLower(e)) }
 	seen := map[string]bool{}
@@ -119,6 +119,9 @@ func Recipients(mode Mode, orig Original, own []string, addTo, addCc []string) (
 		a.Name = oneLine(a.Name)
 		if a.Email == "" || seen[a.Email] || (computed && isOwn(a.Email)) {
 			return
+		}
+		if strings.ContainsFunc(a.Email, unicode.IsControl) {
+			return // no mailbox has such an address, and no header can carry it
 		}
 		seen[a.Email] = true
 		*list = append(*list, a)
