@@ -1,10 +1,12 @@
 package servicetest
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -46,25 +48,40 @@ type Process struct {
 // Start, it keeps the test's environment from configuring the service: the
 // process gets only PATH, HOME and TMPDIR. The process is killed when the
 // test ends.
+//
+// A free port is free when chosen, and another test may take it before the
+// process binds it: a process that exits during start saying so is
+// started again on other ports.
 func StartProcess(t testing.TB, bin string, o Options) *Process {
 	t.Helper()
 	key := o.key(t)
-	addr := o.Addr
-	if addr == "" {
-		addr = freeAddr(t)
-	}
-	p := &Process{Addr: addr, Caller: Caller{Key: key}, bin: bin, logs: &syncBuffer{}, args: o.serveArgs(addr)}
-	if o.Metrics {
-		p.MetricsAddr = freeAddr(t)
-		p.args = append(p.args, "--metrics-addr", p.MetricsAddr) // the last occurrence of a flag wins
-	}
-	p.Conn = o.dial(t, addr)
-	t.Cleanup(func() {
+	for attempt := 1; ; attempt++ {
+		addr := o.Addr
+		if addr == "" {
+			addr = freeAddr(t)
+		}
+		p := &Process{Addr: addr, Caller: Caller{Key: key}, bin: bin, logs: &syncBuffer{}, args: o.serveArgs(addr)}
+		if o.Metrics {
+			p.MetricsAddr = freeAddr(t)
+			p.args = append(p.args, "--metrics-addr", p.MetricsAddr) // the last occurrence of a flag wins
+		}
+		p.Conn = o.dial(t, addr)
+		err := p.run(t)
+		if err == nil {
+			t.Cleanup(func() {
+				p.Conn.Close()
+				p.Kill(t)
+			})
+			return p
+		}
 		p.Conn.Close()
+		if attempt < 3 && errors.Is(err, errExitedDuringStart) && strings.Contains(p.Logs(), "address already in use") {
+			t.Logf("%v (a port was taken): starting again on other ports", err)
+			continue
+		}
 		p.Kill(t)
-	})
-	p.start(t)
-	return p
+		t.Fatalf("%v\n%s", err, p.Logs())
+	}
 }
 
 func freeAddr(t testing.TB) string {
@@ -91,6 +108,14 @@ func processEnv() []string {
 
 func (p *Process) start(t testing.TB) {
 	t.Helper()
+	if err := p.run(t); err != nil {
+		t.Fatalf("%v\n%s", err, p.Logs())
+	}
+}
+
+// run starts the process and waits until it is SERVING.
+func (p *Process) run(t testing.TB) error {
+	t.Helper()
 	p.cmd = exec.Command(p.bin, p.args...)
 	p.cmd.Env = processEnv()
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -99,7 +124,7 @@ func (p *Process) start(t testing.TB) {
 	}
 	p.exit = newExit()
 	go func(cmd *exec.Cmd, ex *exit) { ex.set(cmd.Wait()) }(p.cmd, p.exit)
-	waitServing(t, p.bin, p.Conn, p.exit, p.Logs)
+	return serving(p.bin, p.Conn, p.exit)
 }
 
 // Kill sends SIGKILL (kill -9: no cleanup, no drain) and waits for the

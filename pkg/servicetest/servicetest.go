@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -122,22 +124,33 @@ func (o *Options) dial(t testing.TB, addr string) *grpc.ClientConn {
 // or after a minute.
 func waitServing(t testing.TB, name string, conn *grpc.ClientConn, ex *exit, logs func() string) {
 	t.Helper()
+	if err := serving(name, conn, ex); err != nil {
+		t.Fatalf("%v\n%s", err, logs())
+	}
+}
+
+// errExitedDuringStart: the service exited before it was SERVING.
+var errExitedDuringStart = errors.New("exited during start")
+
+// serving is waitServing's wait: nil once SERVING, errExitedDuringStart
+// (wrapped) when ex ends first, another error after a minute.
+func serving(name string, conn *grpc.ClientConn, ex *exit) error {
 	hc := healthpb.NewHealthClient(conn)
 	deadline := time.Now().Add(60 * time.Second) // a liveness bound, not a speed assertion
 	for {
 		select {
 		case <-ex.done:
-			t.Fatalf("%s exited during start: %v\n%s", name, ex.err, logs())
+			return fmt.Errorf("%s %w: %v", name, errExitedDuringStart, ex.err)
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s never became SERVING (%v)\n%s", name, err, logs())
+			return fmt.Errorf("%s never became SERVING (%v)", name, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
