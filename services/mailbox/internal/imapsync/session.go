@@ -53,6 +53,7 @@ type session struct {
 	idle      bool
 	folders   []string // provider names, INBOX last
 	listed    []*imap.ListData
+	resolved  bool            // folders listed at least once
 	missing   map[string]bool // folder options not found at the last LIST
 }
 
@@ -127,9 +128,10 @@ func (s *session) dial(ctx context.Context, secret string) error {
 
 // resolveFolders maps the account's folder options to provider mailboxes:
 // "INBOX" is INBOX, "Sent" is the special-use \Sent mailbox (else one named
-// Sent); other names must exist as they are. It runs at the start of every
-// pass, so a folder created (or deleted and created again) at the provider
-// is synced from the next pass on.
+// Sent); other names must exist as they are. It runs at the start of the
+// first pass and of every pass while a chosen folder is missing, so a folder
+// created at the provider later (or deleted and created again while the
+// session started) is synced from the next pass on.
 func (s *session) resolveFolders() error {
 	list, err := mailconn.ListMailboxes(s.c)
 	if err != nil {
@@ -138,7 +140,6 @@ func (s *session) resolveFolders() error {
 	s.listed = list
 	s.folders = nil
 	missing, now := s.missing, map[string]bool{}
-	defer func() { s.missing = now }()
 	hasInbox := false
 	for _, want := range s.la.Folders {
 		name := ""
@@ -167,6 +168,7 @@ func (s *session) resolveFolders() error {
 	if hasInbox {
 		s.folders = append(s.folders, "INBOX") // last: IDLE waits on it
 	}
+	s.resolved, s.missing = true, now
 	return nil
 }
 
@@ -180,8 +182,10 @@ func (s *session) pass(ctx context.Context) error {
 	}
 	defer func() { <-s.m.sem }()
 	start := time.Now()
-	if err := s.resolveFolders(); err != nil {
-		return err
+	if !s.resolved || len(s.missing) > 0 {
+		if err := s.resolveFolders(); err != nil {
+			return err
+		}
 	}
 	if err := s.performActions(ctx); err != nil {
 		return err
