@@ -2,10 +2,7 @@ package imapsync_test
 
 import (
 	"bytes"
-	"context"
-	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -21,16 +18,7 @@ func TestSync_OversizedMessageIsNotDownloaded(t *testing.T) {
 		"Subject: Huge\r\nDate: Mon, 02 Mar 2026 11:00:00 +0000\r\n\r\n"), bytes.Repeat([]byte("0123456789abcdef\r\n"), 4000)...)
 	f.dv.Append(t, "alice", "INBOX", big)
 
-	m, err := imapsync.New(f.st, plain, imapsync.Config{Workers: 1, PollInterval: 100 * time.Millisecond,
-		IdleTimeout: time.Second, LeaseTTL: 900 * time.Millisecond, MaxMessageBytes: 32 << 10, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	run(t, f, nil, zap.NewNop(), "", func(c *imapsync.Config) { c.Workers, c.MaxMessageBytes = 1, 32<<10 })
 
 	waitFor(t, "four UIDs looked at", func() bool { return f.count(t, `SELECT count(*) FROM message_locations`) == 4 })
 	if n := f.count(t, `SELECT count(*) FROM messages`); n != 3 {
