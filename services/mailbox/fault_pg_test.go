@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
-	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/services/mailbox"
@@ -112,11 +111,7 @@ func TestFault_PostgresRestartUnderIngest(t *testing.T) {
 	}
 
 	// Every acknowledged message is stored, exactly once.
-	pool, err := pg.Open(context.Background(), url, "mailbox", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := openPool(t, url, 2)
 	copies := map[string]int{}
 	rows, err := pool.Query(context.Background(), `SELECT internet_message_id FROM messages`)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
-	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
 )
@@ -26,19 +25,9 @@ func TestFault_KillDuringBulkShareAndIngestIsAllOrNothing(t *testing.T) {
 	url := pgtest.New(t, migrated)
 	p := servicetest.StartProcess(t, bin, servicetest.Options{DatabaseURL: url,
 		Args: []string{"--visibility-addr", "127.0.0.1:1"}})
-	pool, err := pg.Open(context.Background(), url, "mailbox", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := openPool(t, url, 2)
 	mb := mailboxv1.NewMailboxServiceClient(p.Conn)
-	count := func(q string, args ...any) int {
-		var n int
-		if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(q string, args ...any) int { t.Helper(); return scalar(t, pool, q, args...) }
 
 	// 1,000 threads of the owner, through batches.
 	var ids []int64

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -98,16 +99,39 @@ func startB(t testing.TB, extraArgs ...string) *env {
 	keys := newSecretKeys(t)
 	args := append([]string{"--secret-keys", keys}, extraArgs...)
 	in := servicetest.Start(t, mailbox.ServiceWithVisibility(table), servicetest.Options{DatabaseURL: url, Args: args})
-	pool, err := pg.Open(context.Background(), url, "mailbox", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := openPool(t, url, 4)
 	e := &env{Instance: in, mb: mailboxv1.NewMailboxServiceClient(in.Conn), vis: table, pool: pool, secretKeys: keys}
 	// The owner's and bob's addresses (M5, direction).
 	e.setAddresses(t, owner, alice)
 	e.setAddresses(t, bob, bobAddr)
 	return e
+}
+
+// openPool opens a pool of conns connections to the mailbox schema at url,
+// closed when the test ends.
+func openPool(t testing.TB, url string, conns int32) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pg.Open(context.Background(), url, "mailbox", conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// queryer is a pool or a transaction.
+type queryer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// scalar runs a query of one integer; a failure fails the test.
+func scalar(t testing.TB, q queryer, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := q.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
 }
 
 func (e *env) u(t testing.TB, user int64) context.Context { return e.User(t, company, user) }

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
-	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/services/mailbox"
@@ -120,11 +119,7 @@ func (e *env) synced(t testing.TB, user, id int64) *mailboxv1.SyncStatus {
 // count runs a count query.
 func (e *env) count(t testing.TB, sql string, args ...any) int {
 	t.Helper()
-	var n int
-	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
+	return scalar(t, e.pool, sql, args...)
 }
 
 // appendAt APPENDs a message with an INTERNALDATE and flags.
@@ -788,18 +783,8 @@ func killDuringSync(t *testing.T, initial, later int) {
 	keys := newSecretKeys(t)
 	api := servicetest.Start(t, mailbox.ServiceWithVisibility(visibilityclient.NewTable()),
 		servicetest.Options{DatabaseURL: url, Args: []string{"--secret-keys", keys, "--sync-workers", "0"}})
-	pool, err := pg.Open(context.Background(), url, "mailbox", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	count := func(sql string, args ...any) int {
-		var c int
-		if err := pool.QueryRow(context.Background(), sql, args...).Scan(&c); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return c
-	}
+	pool := openPool(t, url, 2)
+	count := func(sql string, args ...any) int { t.Helper(); return scalar(t, pool, sql, args...) }
 	mb := mailboxv1.NewMailboxServiceClient(api.Conn)
 	me := api.User(t, company, owner)
 
@@ -860,13 +845,7 @@ func killDuringSync(t *testing.T, initial, later int) {
 			t.Fatal(err)
 		}
 		defer func() { _ = snap.Rollback(context.Background()) }()
-		inSnap := func(sql string, args ...any) int {
-			var c int
-			if err := snap.QueryRow(context.Background(), sql, args...).Scan(&c); err != nil {
-				t.Fatalf("%s: %v", sql, err)
-			}
-			return c
-		}
+		inSnap := func(sql string, args ...any) int { t.Helper(); return scalar(t, snap, sql, args...) }
 		atKill := inSnap(`SELECT count(*) FROM messages`)
 		t.Logf("killed with %d of %d messages stored, %s after the start", atKill, n, time.Since(start).Round(time.Millisecond))
 		if atKill >= n {
@@ -929,18 +908,8 @@ func TestSync_TwoReplicasShareTwentyAccountsExactlyOnce(t *testing.T) {
 	// A holds at most 12 accounts, so B must take at least 8 of the 20.
 	a := replica("--sync-max-accounts", "12")
 	b := replica()
-	pool, err := pg.Open(context.Background(), url, "mailbox", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	count := func(sql string, args ...any) int {
-		var c int
-		if err := pool.QueryRow(context.Background(), sql, args...).Scan(&c); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return c
-	}
+	pool := openPool(t, url, 2)
+	count := func(sql string, args ...any) int { t.Helper(); return scalar(t, pool, sql, args...) }
 	mb := mailboxv1.NewMailboxServiceClient(b.Conn)
 	for i := range accounts {
 		user := fmt.Sprintf("u%d", i)
