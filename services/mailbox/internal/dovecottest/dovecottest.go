@@ -363,12 +363,20 @@ func (s *Server) Doveadm(t testing.TB, args ...string) string {
 // Login returns an IMAP client logged in as user; it is closed when the test ends.
 func (s *Server) Login(t testing.TB, user, pass string) *imapclient.Client {
 	t.Helper()
+	c := s.login(t, user, pass)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// login returns an IMAP client logged in as user with pass.
+func (s *Server) login(t testing.TB, user, pass string) *imapclient.Client {
+	t.Helper()
 	c, err := imapclient.DialInsecure(s.addr, nil)
 	if err != nil {
 		t.Fatalf("dovecottest: dial: %v", err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
 	if err := c.Login(user, pass).Wait(); err != nil {
+		_ = c.Close()
 		t.Fatalf("dovecottest: login %s: %v", user, err)
 	}
 	return c
@@ -420,15 +428,7 @@ func (s *Server) dial(t testing.TB, user string) *imapclient.Client {
 	if err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
-	c, err := imapclient.DialInsecure(s.addr, nil)
-	if err != nil {
-		t.Fatalf("dovecottest: dial: %v", err)
-	}
-	if err := c.Login(user, pass).Wait(); err != nil {
-		_ = c.Close()
-		t.Fatalf("dovecottest: login %s: %v", user, err)
-	}
-	return c
+	return s.login(t, user, pass)
 }
 
 func appendAll(t testing.TB, c *imapclient.Client, mailbox string, raw [][]byte) []imap.UID {
