@@ -94,12 +94,7 @@ func TestFault_SlowVisibilityFailsClosedWithinTheDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(vc.CreateCompany(vsvc, &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE}))
-	for _, u := range []int64{owner, bob} {
-		must(vc.UpsertUser(vsvc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u, Name: "u", Active: true}}))
-	}
-	must(vc.UpsertItem(vsvc, &visibilityv1.UpsertItemRequest{ActingUserId: owner, Item: &visibilityv1.Item{
-		Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10, VisibleTo: visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY}}))
+	seedVisibility(t, vc, vsvc)
 	must(mb.UpsertPerson(msvc, &mailboxv1.UpsertPersonRequest{PersonId: 100, Emails: []string{carol}}))
 	must(mb.UpsertDeal(msvc, &mailboxv1.UpsertDealRequest{DealId: 10, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN, PersonIds: []int64{100}}))
 	r, err := mb.IngestMessage(msvc, &mailboxv1.IngestMessageRequest{UserId: owner, Raw: inbound("slow@x", "Slow").raw()})

@@ -45,12 +45,7 @@ func TestLogs_NoTokenKeyOrMessageBody(t *testing.T) {
 		bodyText = "BODY-TEXT-7f3a9c never log the body"
 		bodyHTML = "BODY-HTML-51e0b2"
 	)
-	must(vc.CreateCompany(vsvc, &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE}))
-	for _, u := range []int64{owner, bob} {
-		must(vc.UpsertUser(vsvc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u, Name: "u", Active: true}}))
-	}
-	must(vc.UpsertItem(vsvc, &visibilityv1.UpsertItemRequest{ActingUserId: owner, Item: &visibilityv1.Item{
-		Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10, VisibleTo: visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY}}))
+	seedVisibility(t, vc, vsvc)
 	must(mb.SetUserAddresses(msvc, &mailboxv1.SetUserAddressesRequest{UserId: owner, EmailAddresses: []string{alice}}))
 	must(mb.UpsertPerson(msvc, &mailboxv1.UpsertPersonRequest{PersonId: 100, Name: "Carol", Emails: []string{carol}}))
 	must(mb.UpsertDeal(msvc, &mailboxv1.UpsertDealRequest{DealId: 10, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN, PersonIds: []int64{100}}))

@@ -19,6 +19,7 @@ import (
 	"github.com/sightline/sightline/pkg/apierr"
 	"github.com/sightline/sightline/pkg/cli"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
+	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
 	"github.com/sightline/sightline/pkg/pg"
 	"github.com/sightline/sightline/pkg/pgtest"
 	"github.com/sightline/sightline/pkg/servicetest"
@@ -132,6 +133,24 @@ func scalar(t testing.TB, q queryer, sql string, args ...any) int {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n
+}
+
+// seedVisibility writes the company into a real visibility: the owner and
+// bob as active users, and deal 10 visible to the entire company.
+func seedVisibility(t testing.TB, vc visibilityv1.VisibilityServiceClient, svc context.Context) {
+	t.Helper()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(vc.CreateCompany(svc, &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE}))
+	for _, u := range []int64{owner, bob} {
+		must(vc.UpsertUser(svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u, Name: "u", Active: true}}))
+	}
+	must(vc.UpsertItem(svc, &visibilityv1.UpsertItemRequest{ActingUserId: owner, Item: &visibilityv1.Item{
+		Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10, VisibleTo: visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY}}))
 }
 
 func (e *env) u(t testing.TB, user int64) context.Context { return e.User(t, company, user) }

@@ -40,12 +40,7 @@ func TestTLS_MailboxToVisibilityOverMutualTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(vc.CreateCompany(vsvc, &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE}))
-	for _, u := range []int64{owner, bob} {
-		must(vc.UpsertUser(vsvc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u, Name: "u", Active: true}}))
-	}
-	must(vc.UpsertItem(vsvc, &visibilityv1.UpsertItemRequest{ActingUserId: owner, Item: &visibilityv1.Item{
-		Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: 10, VisibleTo: visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY}}))
+	seedVisibility(t, vc, vsvc)
 
 	startMailbox := func(p tlstest.Pair) mailboxv1.MailboxServiceClient {
 		in := servicetest.Start(t, mailbox.Service(), servicetest.Options{DatabaseURL: url, AuthKeys: keys, Args: []string{
