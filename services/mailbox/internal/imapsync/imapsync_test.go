@@ -223,6 +223,31 @@ func TestSync_LostLeaseStopsTheWorker(t *testing.T) {
 	})
 }
 
+// Deleting an account stops its sync without calling it a lost lease: the
+// lease row goes with the account, no other worker holds it, and the
+// lease_lost error count (what an alert would watch) stays at zero.
+func TestSync_DeletedAccountStopsItsSyncQuietly(t *testing.T) {
+	f := newFixture(t, 3)
+	core, logs := observer.New(zapcore.InfoLevel)
+	reg := prometheus.NewRegistry()
+	run(t, f, reg, zap.New(core), "")
+	waitFor(t, "the sync", func() bool { return f.count(t, `SELECT count(*) FROM messages`) == 3 })
+	if err := f.st.DeleteAccount(context.Background(), 1, 1, f.id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the sync to stop", func() bool { return logs.FilterMessage("mail account deleted: its sync stopped").Len() == 1 })
+	if n := logs.FilterMessageSnippet("lease lost").Len(); n != 0 {
+		t.Fatalf("a deleted account logged as a lost lease %d times", n)
+	}
+	if v, _ := metric(t, reg, "sightline_mailbox_sync_errors_total"); v != 0 {
+		t.Fatalf("sync errors counted: %v", v)
+	}
+	waitFor(t, "no account leased", func() bool {
+		v, _ := metric(t, reg, "sightline_mailbox_sync_accounts_leased")
+		return v == 0
+	})
+}
+
 // A manager whose own lease expired before a late renewal, and whose claim
 // loop then claims the account again, keeps the one session it has: a
 // second would sync the account twice in one process, and the first to end

@@ -260,6 +260,12 @@ func (m *Manager) runAccount(ctx context.Context, la *store.LeasedAccount) {
 	defer rcancel()
 	switch {
 	case errors.Is(cause, store.ErrLeaseLost) || errors.Is(err, store.ErrLeaseLost):
+		// Deleting an account deletes its lease row too: that is no fault,
+		// and no other worker holds it.
+		if exists, xerr := m.store.AccountExists(rctx, la.CompanyID, la.ID); xerr == nil && !exists {
+			log.Info("mail account deleted: its sync stopped")
+			return
+		}
 		m.metrics.errors.WithLabelValues("lease_lost").Inc()
 		log.Warn("mail account lease lost: another worker may hold it now")
 		return

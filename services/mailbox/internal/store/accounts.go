@@ -159,6 +159,16 @@ func (s *Store) DeleteAccount(ctx context.Context, companyID, userID, id int64) 
 	return nil
 }
 
+// AccountExists reports whether an account is still there: a sync worker
+// asks when its lease went missing, to tell a deleted account from one that
+// another worker took over.
+func (s *Store) AccountExists(ctx context.Context, companyID, id int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mail_accounts WHERE company_id = $1 AND id = $2)`,
+		companyID, id).Scan(&ok)
+	return ok, err
+}
+
 // AccountSecret returns an account's sealed secret (nil: none), for the sync
 // worker that logs in to the provider.
 func (s *Store) AccountSecret(ctx context.Context, companyID, userID, id int64) ([]byte, error) {
