@@ -1037,13 +1037,20 @@ func TestM6_WithoutTwoWayArchiveAndDeleteStayLocal(t *testing.T) {
 	}
 }
 
-func TestM6_TwoWayArchiveAndDeleteMoveAtProvider(t *testing.T) {
-	s := startSyncEnv(t)
+// twoWayOn turns the owner's two-way setting on and returns the owner's context.
+func (s *syncEnv) twoWayOn(t testing.TB) context.Context {
+	t.Helper()
 	me := s.u(t, owner)
 	if _, err := s.mb.UpdateMailSettings(me, &mailboxv1.UpdateMailSettingsRequest{
 		Settings: &mailboxv1.MailSettings{TwoWaySync: true}, UpdateMask: mask("two_way_sync")}); err != nil {
 		t.Fatal(err)
 	}
+	return me
+}
+
+func TestM6_TwoWayArchiveAndDeleteMoveAtProvider(t *testing.T) {
+	s := startSyncEnv(t)
+	me := s.twoWayOn(t)
 	keep := inbound("keep@customer.test", "Archive me")
 	drop := inbound("drop@customer.test", "Delete me")
 	other := inbound("other@customer.test", "Leave me")
@@ -1097,6 +1104,74 @@ func TestM6_TwoWayArchiveAndDeleteMoveAtProvider(t *testing.T) {
 	}
 	if !at("INBOX", other.ID) {
 		t.Fatal("the untouched message moved")
+	}
+}
+
+// M6 two-way, unarchive: what the archive took goes back to INBOX at the
+// provider and nothing is duplicated here; a thread archived and unarchived
+// before the worker got to either ends where it began; unarchiving a thread
+// that was never archived moves nothing (here, a message the user filed in
+// the provider's archive themselves).
+func TestM6_TwoWayUnarchiveMovesBackToInbox(t *testing.T) {
+	s := startSyncEnv(t)
+	me := s.twoWayOn(t)
+	back := inbound("back@customer.test", "Archive me, then bring me back")
+	quick := inbound("quick@customer.test", "Archive and unarchive me at once")
+	filed := inbound("filed@customer.test", "Filed in the archive at the provider")
+	s.appendNow(t, "INBOX", back, quick)
+	s.appendNow(t, "Archive", filed)
+	id := s.connectAlice(t, "INBOX", "Sent", "Archive", "Trash")
+	s.synced(t, owner, id)
+	tBack, _ := s.threadOf(t, back.ID)
+	tQuick, _ := s.threadOf(t, quick.ID)
+	tFiled, _ := s.threadOf(t, filed.ID)
+	at := func(mailbox, messageID string) bool { return s.at(t, mailbox, messageID) }
+	archived := func(thread int64, v bool) {
+		t.Helper()
+		if _, err := s.mb.UpdateThread(me, &mailboxv1.UpdateThreadRequest{Thread: &mailboxv1.Thread{Id: thread, Archived: v},
+			UpdateMask: mask("archived")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	archived(tBack, true)
+	waitFor(t, "the archived message to move to Archive at the provider", func() bool {
+		return at("Archive", back.ID) && !at("INBOX", back.ID)
+	})
+	archived(tBack, false)
+	waitFor(t, "the unarchived message to move back to INBOX at the provider", func() bool {
+		return at("INBOX", back.ID) && !at("Archive", back.ID)
+	})
+	archived(tQuick, true)
+	archived(tQuick, false)
+	archived(tFiled, false)
+	waitFor(t, "every provider action done", func() bool { return s.count(t, `SELECT count(*) FROM provider_actions`) == 0 })
+	s.passes(t, id, 2)
+
+	if !at("INBOX", quick.ID) || at("Archive", quick.ID) {
+		t.Fatal("the thread archived and unarchived at once is not back in INBOX at the provider")
+	}
+	if !at("Archive", filed.ID) || at("INBOX", filed.ID) {
+		t.Fatal("unarchiving a thread that was never archived moved its message out of the provider's archive")
+	}
+	if n := s.count(t, `SELECT count(*) FROM messages`); n != 3 {
+		t.Fatalf("%d messages, want 3", n)
+	}
+	for _, m := range []mail{back, quick} {
+		if n := s.count(t, `SELECT count(*) FROM message_locations l JOIN messages m ON m.id = l.message_id
+			WHERE m.internet_message_id = $1 AND l.folder = 'INBOX'`, m.ID); n != 1 {
+			t.Fatalf("%s: %d locations in INBOX, want 1", m.ID, n)
+		}
+		if n := s.count(t, `SELECT count(*) FROM message_locations l JOIN messages m ON m.id = l.message_id
+			WHERE m.internet_message_id = $1`, m.ID); n != 1 {
+			t.Fatalf("%s: %d locations, want 1", m.ID, n)
+		}
+	}
+	if th := s.thread(t, owner, tBack); th.GetArchived() || th.GetMessageCount() != 1 {
+		t.Fatalf("the unarchived thread: %v", th)
+	}
+	if !slices.Contains(folderIDs(t, s.mb, me, inbox), tBack) || slices.Contains(folderIDs(t, s.mb, me, archive), tBack) {
+		t.Fatal("the unarchived thread should be in the inbox only")
 	}
 }
 

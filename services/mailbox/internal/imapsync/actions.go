@@ -16,75 +16,128 @@ import (
 // provider keeps the message where it is).
 const maxActionAttempts = 5
 
-// performActions mirrors archive and delete to the provider (M6): UID MOVE
-// to the special-use \Archive or \Trash mailbox (else one named Archive or
-// Trash, created when missing). The message's location moves with it in the
-// same transaction that marks the action done, so the source folder's
-// expunge never deletes the archived message here and the destination's new
-// UID is never fetched as new mail.
+// performActions mirrors archive, unarchive and delete to the provider
+// (M6): UID MOVE to the special-use \Archive or \Trash mailbox (else one
+// named Archive or Trash, created when missing), and from the archive back
+// to INBOX. The message's location moves with it in the same transaction
+// that marks the action done, so the source folder's expunge never deletes
+// the moved message here and the destination's new UID is never fetched as
+// new mail. Actions run in the order they were queued.
 func (s *session) performActions(ctx context.Context) error {
 	acts, err := s.m.store.PendingActions(ctx, s.la.CompanyID, s.la.ID, 500)
 	if err != nil || len(acts) == 0 {
 		return err
 	}
-	selected := ""
-	var validity uint32
+	mv := &mover{s: s}
 	for _, a := range acts {
-		kind, attr, fallback := "archive", imap.MailboxAttrArchive, "Archive"
-		if a.Kind == store.ActionTrash {
-			kind, attr, fallback = "trash", imap.MailboxAttrTrash, "Trash"
+		var err error
+		switch a.Kind {
+		case store.ActionUnarchive:
+			err = s.unarchive(ctx, mv, a)
+		case store.ActionTrash:
+			err = s.moveTo(ctx, mv, a, "trash", imap.MailboxAttrTrash, "Trash")
+		default:
+			err = s.moveTo(ctx, mv, a, "archive", imap.MailboxAttrArchive, "Archive")
 		}
-		dest, err := s.destination(attr, fallback)
 		if err != nil {
 			return err
 		}
-		log := s.log.With(zap.String("action", kind), zap.String("folder", a.Folder), zap.Uint32("uid", a.UID),
-			zap.String("dest", dest))
-		if selected != a.Folder {
-			sel, err := s.c.Select(a.Folder, nil).Wait()
-			if err != nil {
-				if isNetErr(err) {
-					return imapErr("select", err)
-				}
-				s.failAction(ctx, log, a, kind, err)
-				continue
-			}
-			selected, validity = a.Folder, sel.UIDValidity
+	}
+	return nil
+}
+
+// moveTo moves the action's UID to the mailbox of a special use.
+func (s *session) moveTo(ctx context.Context, mv *mover, a store.ProviderAction, kind string, attr imap.MailboxAttr, fallback string) error {
+	dest, err := s.destination(attr, fallback)
+	if err != nil {
+		return err
+	}
+	return mv.move(ctx, a, kind, dest)
+}
+
+// unarchive moves what the message has in the archive back to INBOX; a
+// message the archive does not hold (never moved there, or moved away
+// since) stays where it is.
+func (s *session) unarchive(ctx context.Context, mv *mover, a store.ProviderAction) error {
+	archive := mailconn.SpecialMailbox(s.listed, imap.MailboxAttrArchive, "Archive")
+	var locs []store.FolderUID
+	if archive != "" && a.MessageID != 0 {
+		var err error
+		if locs, err = s.m.store.MessageLocations(ctx, s.la.CompanyID, s.la.ID, a.MessageID); err != nil {
+			return err
 		}
-		if validity != a.UIDValidity {
-			// The UID names another message now: nothing to move.
-			log.Info("two-way action dropped: the folder's UIDVALIDITY changed")
-			if err := s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "UIDVALIDITY changed", 0); err != nil {
-				return err
-			}
+	}
+	moved := false
+	for _, l := range locs {
+		if l.Folder != archive {
 			continue
 		}
-		if a.Folder == dest {
-			if err := s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, validity, a.UID); err != nil {
-				return err
-			}
-			continue
+		b := a
+		b.Folder, b.UIDValidity, b.UID = l.Folder, l.UIDValidity, l.UID
+		if err := mv.move(ctx, b, "unarchive", "INBOX"); err != nil {
+			return err
 		}
-		data, err := s.c.Move(imap.UIDSetNum(imap.UID(a.UID)), dest).Wait()
+		moved = true
+	}
+	if !moved {
+		return s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "nothing in the archive", 0)
+	}
+	return nil
+}
+
+// mover moves single UIDs at the provider, keeping the mailbox selected
+// between moves from one folder.
+type mover struct {
+	s        *session
+	selected string
+	validity uint32
+}
+
+// move moves a.UID from a.Folder to dest and records it. A refusal by the
+// provider counts as a failed attempt of the action; only a broken
+// connection or the database is an error.
+func (mv *mover) move(ctx context.Context, a store.ProviderAction, kind, dest string) error {
+	s := mv.s
+	log := s.log.With(zap.String("action", kind), zap.String("folder", a.Folder), zap.Uint32("uid", a.UID),
+		zap.String("dest", dest))
+	if mv.selected != a.Folder {
+		sel, err := s.c.Select(a.Folder, nil).Wait()
 		if err != nil {
 			if isNetErr(err) {
-				return imapErr("uid move", err)
+				return imapErr("select", err)
 			}
 			s.failAction(ctx, log, a, kind, err)
-			continue
+			return nil
 		}
-		var destUID uint32
-		if set, ok := data.DestUIDs.(imap.UIDSet); ok {
-			if nums, ok := set.Nums(); ok && len(nums) == 1 {
-				destUID = uint32(nums[0])
-			}
-		}
-		if err := s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, data.UIDValidity, destUID); err != nil {
-			return err
-		}
-		s.m.metrics.actions.WithLabelValues(kind, "done").Inc()
-		log.Info("two-way action done at the provider", zap.Uint32("dest_uid", destUID))
+		mv.selected, mv.validity = a.Folder, sel.UIDValidity
 	}
+	if mv.validity != a.UIDValidity {
+		// The UID names another message now: nothing to move.
+		log.Info("two-way action dropped: the folder's UIDVALIDITY changed")
+		return s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "UIDVALIDITY changed", 0)
+	}
+	if a.Folder == dest {
+		return s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, mv.validity, a.UID)
+	}
+	data, err := s.c.Move(imap.UIDSetNum(imap.UID(a.UID)), dest).Wait()
+	if err != nil {
+		if isNetErr(err) {
+			return imapErr("uid move", err)
+		}
+		s.failAction(ctx, log, a, kind, err)
+		return nil
+	}
+	var destUID uint32
+	if set, ok := data.DestUIDs.(imap.UIDSet); ok {
+		if nums, ok := set.Nums(); ok && len(nums) == 1 {
+			destUID = uint32(nums[0])
+		}
+	}
+	if err := s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, data.UIDValidity, destUID); err != nil {
+		return err
+	}
+	s.m.metrics.actions.WithLabelValues(kind, "done").Inc()
+	log.Info("two-way action done at the provider", zap.Uint32("dest_uid", destUID))
 	return nil
 }
 

@@ -488,8 +488,9 @@ func recomputeThreads(ctx context.Context, tx pgx.Tx, companyID int64, threads [
 
 // Two-way action kinds (M6).
 const (
-	ActionArchive int16 = 1
-	ActionTrash   int16 = 2
+	ActionArchive   int16 = 1
+	ActionTrash     int16 = 2
+	ActionUnarchive int16 = 3 // back from the archive to INBOX
 )
 
 // ProviderAction is a pending two-way action: move one UID of a folder.
@@ -576,21 +577,51 @@ func (s *Store) FailAction(ctx context.Context, companyID, id int64, msg string,
 // queueProviderActions queues the two-way moves of a thread's messages
 // (M6) when the owner's two-way setting is on: kind ActionArchive moves the
 // INBOX locations to the archive, ActionTrash every location to the trash.
-// It runs in the caller's transaction, before the thread changes.
+// ActionUnarchive is queued once per message of each account holding it
+// (whatever its locations are now): the worker performs the actions in
+// order, so an archive still pending is done first, and then moves what
+// the message has in the archive back to INBOX. It runs in the caller's
+// transaction, before the thread changes.
 func queueProviderActions(ctx context.Context, tx pgx.Tx, companyID, ownerID, threadID int64, kind int16) error {
-	keepMessage := kind == ActionArchive
+	keepMessage := kind != ActionTrash
 	_, err := tx.Exec(ctx, `
 		INSERT INTO provider_actions (company_id, account_id, kind, folder, uid_validity, uid, message_id)
-		SELECT l.company_id, l.account_id, $4::smallint, l.folder, l.uid_validity, l.uid, CASE WHEN $5::boolean THEN l.message_id END
+		SELECT DISTINCT ON (l.account_id, l.message_id, CASE WHEN $4::smallint <> 3 THEN l.folder END,
+				CASE WHEN $4::smallint <> 3 THEN l.uid END)
+			l.company_id, l.account_id, $4::smallint, l.folder, l.uid_validity, l.uid, CASE WHEN $5::boolean THEN l.message_id END
 		FROM messages m
 		JOIN message_locations l ON l.company_id = m.company_id AND l.message_id = m.id
 		WHERE m.company_id = $1 AND m.owner_id = $2 AND m.thread_id = $3
 		  AND ($4::smallint <> 1 OR upper(l.folder) = 'INBOX')
 		  AND EXISTS (SELECT 1 FROM mail_settings s WHERE s.company_id = $1 AND s.user_id = $2 AND s.two_way_sync)
-		  AND NOT EXISTS (SELECT 1 FROM provider_actions p WHERE p.company_id = l.company_id
-			AND p.account_id = l.account_id AND p.folder = l.folder AND p.uid = l.uid)`,
+		  AND ($4::smallint = 3 OR NOT EXISTS (SELECT 1 FROM provider_actions p WHERE p.company_id = l.company_id
+			AND p.account_id = l.account_id AND p.folder = l.folder AND p.uid = l.uid))`,
 		companyID, ownerID, threadID, kind, keepMessage)
 	return err
+}
+
+// MessageLocations returns where an account's provider holds a message,
+// for the unarchive action.
+func (s *Store) MessageLocations(ctx context.Context, companyID, accountID, messageID int64) ([]FolderUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT folder, uid_validity, uid FROM message_locations
+		WHERE company_id = $1 AND account_id = $2 AND message_id = $3 ORDER BY folder, uid`, companyID, accountID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FolderUID, error) {
+		var l FolderUID
+		var v, u int64
+		err := r.Scan(&l.Folder, &v, &u)
+		l.UIDValidity, l.UID = uint32(v), uint32(u)
+		return l, err
+	})
+}
+
+// FolderUID is one place of a message at the provider.
+type FolderUID struct {
+	Folder      string
+	UIDValidity uint32
+	UID         uint32
 }
 
 // KnownEmails returns which of the addresses belong to a person of the

@@ -238,6 +238,14 @@ func (s *Store) UpdateFlags(ctx context.Context, companyID, ownerID, id int64, f
 	var out Thread
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
+		wasArchived := false
+		if f.Archived != nil && !*f.Archived {
+			err := tx.QueryRow(ctx, `SELECT archived FROM threads WHERE company_id = $1 AND owner_id = $2 AND id = $3 FOR UPDATE`,
+				companyID, ownerID, id).Scan(&wasArchived)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
 		out, err = scanThread(tx.QueryRow(ctx, `
 			UPDATE threads t SET read = coalesce($4, t.read), archived = coalesce($5, t.archived),
 				shared = coalesce($6, t.shared), update_time = now()
@@ -249,6 +257,12 @@ func (s *Store) UpdateFlags(ctx context.Context, companyID, ownerID, id int64, f
 		if f.Archived != nil && *f.Archived {
 			// M6 two-way: the provider moves the INBOX copies to its archive.
 			if err := queueProviderActions(ctx, tx, companyID, ownerID, id, ActionArchive); err != nil {
+				return err
+			}
+		}
+		if wasArchived && !*f.Archived {
+			// and moves what the archive took back to INBOX.
+			if err := queueProviderActions(ctx, tx, companyID, ownerID, id, ActionUnarchive); err != nil {
 				return err
 			}
 		}

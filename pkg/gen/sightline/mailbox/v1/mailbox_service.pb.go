@@ -190,7 +190,8 @@ type MailSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Applies to threads that arrive after it changes; existing threads keep their value (M4).
 	DefaultSharing Sharing `protobuf:"varint,1,opt,name=default_sharing,json=defaultSharing,proto3,enum=sightline.mailbox.v1.Sharing" json:"default_sharing,omitempty"`
-	// Mirror archive and delete to the provider (IMAP MOVE to Archive or Trash) (M6).
+	// Mirror archive, unarchive and delete to the provider (IMAP MOVE to Archive or Trash, and from
+	// Archive back to INBOX on unarchive) (M6).
 	TwoWaySync bool `protobuf:"varint,2,opt,name=two_way_sync,json=twoWaySync,proto3" json:"two_way_sync,omitempty"`
 	// Output only.
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
