@@ -33,14 +33,22 @@ import (
 type Option func(*options)
 
 type options struct {
-	format string
-	users  [][2]string
+	format     string
+	users      [][2]string
+	introspect string
 }
 
 // WithUser adds a user before the server starts (AddUser works later too).
 func WithUser(name, pass string) Option {
 	return func(o *options) { o.users = append(o.users, [2]string{name, pass}) }
 }
+
+// WithOAuth2 offers AUTHENTICATE XOAUTH2 beside the passwords, its bearer
+// tokens checked by Dovecot's oauth2 passdb against an RFC 7662
+// introspection endpoint: url receives POST token=T and answers JSON
+// {"active": true, "username": U} for a token of user U (users must still be
+// added, for their mail).
+func WithOAuth2(url string) Option { return func(o *options) { o.introspect = url } }
 
 // WithMailFormat chooses the mailbox format: "mdbox" (default: fastest
 // APPEND), "sdbox" or "maildir" (tests may drop files into new/).
@@ -119,7 +127,7 @@ func start(t testing.TB, bin string, o options) (*Server, error) {
 		return nil, err
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := s.writeConfig(port, o.format); err != nil {
+	if err := s.writeConfig(port, o.format, o.introspect); err != nil {
 		return nil, err
 	}
 	for _, u := range o.users {
@@ -157,7 +165,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (s *Server) writeConfig(port int, format string) error {
+func (s *Server) writeConfig(port int, format, introspect string) error {
 	var location string
 	switch format {
 	case "maildir":
@@ -217,6 +225,26 @@ service auth-worker {
 	if err := os.WriteFile(filepath.Join(s.Dir, "users"), nil, 0o644); err != nil {
 		return err
 	}
+	mechanisms := "plain login"
+	if introspect != "" {
+		oauth2 := filepath.Join(s.Dir, "oauth2.conf.ext")
+		if err := os.WriteFile(oauth2, fmt.Appendf(nil, `introspection_mode = post
+introspection_url = %s
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+`, introspect), 0o644); err != nil {
+			return err
+		}
+		mechanisms += " xoauth2"
+		extra += fmt.Sprintf(`passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = %s
+}
+`, oauth2)
+	}
 	conf := fmt.Sprintf(`# written by dovecottest: self-contained, nothing from /etc/dovecot
 base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -227,7 +255,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = %[6]s
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = %[3]s
@@ -266,7 +294,7 @@ service imap-login {
     port = 0
   }
 }
-%[4]s`, s.Dir, port, location, extra, s.greeting())
+%[4]s`, s.Dir, port, location, extra, s.greeting(), mechanisms)
 	return os.WriteFile(s.Conf, []byte(conf), 0o644)
 }
 

@@ -9,6 +9,7 @@ package mailconn
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -167,7 +168,7 @@ func DialIMAP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*i
 	}
 	if err != nil {
 		c.Close()
-		if isIMAPAuthFailure(err) {
+		if isIMAPAuthFailure(err) || errors.Is(err, errTokenRefused) {
 			return nil, fmt.Errorf("imap: login to %s as %q: %w", ep.Addr(), cred.Username, ErrAuthFailed)
 		}
 		return nil, fmt.Errorf("imap: login to %s: %w", ep.Addr(), err)
@@ -226,7 +227,7 @@ func DialSMTP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*s
 	if err := c.Auth(auth); err != nil {
 		c.Close()
 		var se *smtp.SMTPError
-		if errors.As(err, &se) && (se.Code == 535 || se.Code == 534) {
+		if errors.As(err, &se) && (se.Code == 535 || se.Code == 534) || errors.Is(err, errTokenRefused) {
 			return nil, fmt.Errorf("smtp: auth to %s as %q: %w", ep.Addr(), cred.Username, ErrAuthFailed)
 		}
 		return nil, fmt.Errorf("smtp: auth to %s: %w", ep.Addr(), err)
@@ -246,9 +247,26 @@ func (a *xoauth2) Start() (string, []byte, error) {
 	return "XOAUTH2", []byte("user=" + a.username + "\x01auth=Bearer " + a.token + "\x01\x01"), nil
 }
 
-// Next answers the server's error challenge (a JSON status) with an empty
-// response, after which the server fails the exchange.
-func (a *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+// errTokenRefused: the server answered the XOAUTH2 response with its error
+// challenge, i.e. it refused the token.
+var errTokenRefused = errors.New("xoauth2: the server refused the token")
+
+// Next gets the one challenge XOAUTH2 has: the server's error report (a
+// JSON status) on a refused token. It ends the exchange there with
+// errTokenRefused (both clients then cancel it) instead of sending the
+// empty reply Google's description asks for: go-imap writes an empty reply
+// as "=", which IMAP servers answer with BAD (Dovecot: "Invalid base64
+// data in continued response"), and BAD reads as an outage, not as a
+// token to renew.
+func (a *xoauth2) Next(challenge []byte) ([]byte, error) {
+	var report struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(challenge, &report) == nil && report.Status != "" {
+		return nil, fmt.Errorf("%w (status %s)", errTokenRefused, report.Status)
+	}
+	return nil, errTokenRefused
+}
 
 // ListMailboxes lists the account's mailboxes, with their special-use
 // attributes when the server offers them (RFC 6154).

@@ -2,14 +2,23 @@ package mailconn_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sightline/sightline/services/mailbox/internal/dovecottest"
 	"github.com/sightline/sightline/services/mailbox/internal/mailconn"
+	"github.com/sightline/sightline/services/mailbox/internal/smtptest"
 )
 
 func endpoint(t *testing.T, addr string) mailconn.Endpoint {
@@ -38,12 +47,7 @@ func TestDialIMAP(t *testing.T) {
 	c.Close()
 
 	_, err = mailconn.DialIMAP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "wrong-secret-123", Kind: mailconn.Password}, mailconn.Options{})
-	if !errors.Is(err, mailconn.ErrAuthFailed) {
-		t.Fatalf("wrong password: got %v, want ErrAuthFailed", err)
-	}
-	if contains(err.Error(), "wrong-secret-123") {
-		t.Fatalf("the error names the secret: %v", err)
-	}
+	refused(t, err, "wrong-secret-123")
 
 	// A closed port is an outage, not an authentication failure. Port 1
 	// (tcpmux): no test can take it, as one could a port closed just now.
@@ -54,13 +58,16 @@ func TestDialIMAP(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
+// refused checks that a login with a wrong secret failed as
+// ErrAuthFailed (a secret to renew, not an outage) without naming it.
+func refused(t *testing.T, err error, secret string) {
+	t.Helper()
+	if !errors.Is(err, mailconn.ErrAuthFailed) {
+		t.Fatalf("wrong secret: got %v, want ErrAuthFailed", err)
 	}
-	return false
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("the error names the secret: %v", err)
+	}
 }
 
 // S5: a connection without TLS carries the password in clear, so it is
@@ -92,4 +99,70 @@ func TestPlaintextOnlyToLoopback(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// XOAUTH2 for submission, as Gmail and Microsoft 365 take it: the right
+// token logs in and sends; a refused one (the server's JSON error challenge,
+// then 535) is ErrAuthFailed and its error does not carry the token.
+func TestDialSMTPWithXOAuth2(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{Tokens: map[string]string{"ann@acme.test": "ya29.right-token"}})
+	pem, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	o := mailconn.Options{TLSConfig: &tls.Config{RootCAs: roots, ServerName: srv.Host(), MinVersion: tls.VersionTLS12}}
+	ep := mailconn.Endpoint{Host: srv.Host(), Port: int(srv.Port()), Security: mailconn.StartTLS}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c, err := mailconn.DialSMTP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "ya29.right-token", Kind: mailconn.XOAuth2}, o)
+	if err != nil {
+		t.Fatalf("right token: %v", err)
+	}
+	if err := c.SendMail("ann@acme.test", []string{"bob@customer.test"}, strings.NewReader("Subject: Hi\r\n\r\nHi.\r\n")); err != nil {
+		t.Fatalf("send after XOAUTH2: %v", err)
+	}
+	c.Close()
+	if got := srv.Messages(); len(got) != 1 || got[0].User != "ann@acme.test" || !got[0].TLS {
+		t.Fatalf("accepted %+v, want one message from ann@acme.test over TLS", got)
+	}
+
+	_, err = mailconn.DialSMTP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "ya29.expired-token", Kind: mailconn.XOAuth2}, o)
+	refused(t, err, "ya29.expired-token")
+}
+
+// XOAUTH2 for IMAP against Dovecot's oauth2 passdb, which asks an RFC 7662
+// introspection endpoint (here a loopback HTTP server standing in for the
+// provider's) about the token: the right token logs in; an inactive one is
+// ErrAuthFailed and its error does not carry the token.
+func TestDialIMAPWithXOAuth2(t *testing.T) {
+	var asked atomic.Int32
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		active := r.Method == http.MethodPost && r.PostFormValue("token") == "ya29.right-token"
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"active": active, "username": "ann@acme.test"})
+	}))
+	defer idp.Close()
+	srv := dovecottest.Start(t, dovecottest.WithUser("ann@acme.test", "a-password"), dovecottest.WithOAuth2(idp.URL+"/introspect"))
+	ep := endpoint(t, srv.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c, err := mailconn.DialIMAP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "ya29.right-token", Kind: mailconn.XOAuth2}, mailconn.Options{})
+	if err != nil {
+		t.Fatalf("right token: %v", err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("select after XOAUTH2: %v", err)
+	}
+	c.Close()
+	if asked.Load() == 0 {
+		t.Fatal("Dovecot logged in without asking the introspection endpoint")
+	}
+
+	_, err = mailconn.DialIMAP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "ya29.expired-token", Kind: mailconn.XOAuth2}, mailconn.Options{})
+	refused(t, err, "ya29.expired-token")
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,10 @@ import (
 type Options struct {
 	// Users are the accounts AUTH PLAIN accepts: username → password.
 	Users map[string]string
+	// Tokens are the accounts AUTH XOAUTH2 accepts: username → bearer
+	// token (as Gmail and Microsoft 365 submission servers take them). nil:
+	// XOAUTH2 is not offered.
+	Tokens map[string]string
 	// Deliver hands an accepted message to one recipient; an error refuses
 	// the message (451). nil: messages are only recorded.
 	Deliver func(rcpt string, data []byte) error
@@ -119,9 +124,19 @@ type session struct {
 	env  Envelope
 }
 
-func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opts.Tokens != nil {
+		return []string{sasl.Plain, xoauth2}
+	}
+	return []string{sasl.Plain}
+}
+
+const xoauth2 = "XOAUTH2"
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if mech == xoauth2 && ss.s.opts.Tokens != nil {
+		return &xoauth2Server{ss: ss}, nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
@@ -132,6 +147,47 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 		ss.user = username
 		return nil
 	}), nil
+}
+
+// xoauth2Server is the server side of XOAUTH2 as Google documents it: the
+// client's one response is "user=U^Aauth=Bearer T^A^A"; a refused token is
+// answered with a JSON error challenge, the client's empty reply to it
+// with 535.
+type xoauth2Server struct {
+	ss      *session
+	refused bool
+}
+
+func (x *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
+	switch {
+	case x.refused:
+		return nil, true, smtp.ErrAuthFailed
+	case response == nil:
+		return []byte{}, false, nil // no initial response: ask for it
+	}
+	user, token, ok := parseXOAuth2(string(response))
+	if want, known := x.ss.s.opts.Tokens[user]; ok && known && want == token {
+		x.ss.user = user
+		return nil, true, nil
+	}
+	x.refused = true
+	return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
+}
+
+func parseXOAuth2(r string) (user, token string, ok bool) {
+	fields, ok := strings.CutSuffix(r, "\x01\x01")
+	if !ok {
+		return "", "", false
+	}
+	for f := range strings.SplitSeq(fields, "\x01") {
+		switch k, v, _ := strings.Cut(f, "="); k {
+		case "user":
+			user = v
+		case "auth":
+			token, _ = strings.CutPrefix(v, "Bearer ")
+		}
+	}
+	return user, token, user != "" && token != ""
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
