@@ -89,6 +89,7 @@ type env struct {
 	vis        *visibilityclient.Table
 	pool       *pgxpool.Pool
 	secretKeys string
+	smtpAddr   string // the Smart Bcc listener's, with --smtp-addr (give 127.0.0.1:0)
 }
 
 func start(t *testing.T, extraArgs ...string) *env { return startB(t, extraArgs...) }
@@ -99,9 +100,15 @@ func startB(t testing.TB, extraArgs ...string) *env {
 	table := visibilityclient.NewTable()
 	keys := newSecretKeys(t)
 	args := append([]string{"--secret-keys", keys}, extraArgs...)
-	in := servicetest.Start(t, mailbox.ServiceWithVisibility(table), servicetest.Options{DatabaseURL: url, Args: args})
+	smtpAddr := make(chan string, 1) // sent during Start, before the service serves
+	svc := mailbox.ServiceForTests(table, func(addr string) { smtpAddr <- addr })
+	in := servicetest.Start(t, svc, servicetest.Options{DatabaseURL: url, Args: args})
 	pool := openPool(t, url, 4)
 	e := &env{Instance: in, mb: mailboxv1.NewMailboxServiceClient(in.Conn), vis: table, pool: pool, secretKeys: keys}
+	select {
+	case e.smtpAddr = <-smtpAddr:
+	default: // no --smtp-addr
+	}
 	// The owner's and bob's addresses (M5, direction).
 	e.setAddresses(t, owner, alice)
 	e.setAddresses(t, bob, bobAddr)

@@ -97,13 +97,21 @@ func (s *settings) validate() error {
 
 // Service wires the mailbox: the binary runs it with cli.Main,
 // tests in-process with cli.Run (see pkg/servicetest).
-func Service() cli.Service { return service(nil) }
+func Service() cli.Service { return service(nil, nil) }
 
 // ServiceWithVisibility is Service with the visibility dependency replaced
 // (tests use visibilityclient.Table); --visibility-addr is then unused.
-func ServiceWithVisibility(vis visibilityclient.Checker) cli.Service { return service(vis) }
+func ServiceWithVisibility(vis visibilityclient.Checker) cli.Service { return service(vis, nil) }
 
-func service(vis visibilityclient.Checker) cli.Service {
+// ServiceForTests is ServiceWithVisibility whose Smart Bcc listener tells
+// listening its address once it listens: tests give --smtp-addr
+// 127.0.0.1:0, a port nothing else can take between its choice and the
+// bind.
+func ServiceForTests(vis visibilityclient.Checker, listening func(smtpAddr string)) cli.Service {
+	return service(vis, listening)
+}
+
+func service(vis visibilityclient.Checker, smtpListening func(string)) cli.Service {
 	var s settings
 	return cli.Service{
 		Name:       "mailbox",
@@ -165,7 +173,7 @@ func service(vis visibilityclient.Checker) cli.Service {
 				cleanups = append(cleanups, stop)
 			}
 			if s.smtpAddr != "" {
-				stop, err := startSmartBcc(bg, &s, st, d.Logger, d.Registry)
+				stop, err := startSmartBcc(bg, &s, st, d.Logger, d.Registry, smtpListening)
 				if err != nil {
 					return fail(err)
 				}
@@ -178,10 +186,14 @@ func service(vis visibilityclient.Checker) cli.Service {
 
 // startSmartBcc listens on --smtp-addr and serves Smart Bcc (S4) until ctx
 // ends; the returned func waits until the listener has stopped.
-func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.Logger, reg prometheus.Registerer) (func(), error) {
+func startSmartBcc(ctx context.Context, s *settings, st *store.Store, log *zap.Logger, reg prometheus.Registerer,
+	listening func(string)) (func(), error) {
 	lis, err := net.Listen("tcp", s.smtpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("smart bcc: %w", err)
+	}
+	if listening != nil {
+		listening(lis.Addr().String())
 	}
 	log = log.With(zap.String("component", "smartbcc"))
 	bcc := smartbcc.New(smartbcc.StoreBackend{Store: st}, smartbcc.Config{Domain: s.smartBccDomain, Logger: log, Registry: reg})

@@ -19,19 +19,12 @@ import (
 // bccEnv is a mailbox service with the Smart Bcc listener on a free port.
 type bccEnv struct {
 	*env
-	smtpAddr string
-	bcc      string // the company's Smart Bcc address
+	bcc string // the company's Smart Bcc address
 }
 
 func startBcc(t *testing.T) *bccEnv {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	e := start(t, "--smtp-addr", addr, "--smartbcc-domain", "bcc.example.test")
+	e := start(t, "--smtp-addr", "127.0.0.1:0", "--smartbcc-domain", "bcc.example.test")
 	r, err := e.mb.GetSmartBccAddress(e.u(t, owner), &mailboxv1.GetSmartBccAddressRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +39,7 @@ func startBcc(t *testing.T) *bccEnv {
 	}
 	_, err = e.mb.GetSmartBccAddress(e.svc(t), &mailboxv1.GetSmartBccAddressRequest{})
 	wantCode(t, err, codes.PermissionDenied, mr(mailboxv1.ErrorReason_ERROR_REASON_USER_PRINCIPAL_REQUIRED))
-	return &bccEnv{env: e, smtpAddr: addr, bcc: r.EmailAddress}
+	return &bccEnv{env: e, bcc: r.EmailAddress}
 }
 
 // sendStep is where an SMTP transaction stopped.

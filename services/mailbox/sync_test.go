@@ -1240,18 +1240,12 @@ func TestS1_OnlyKnownContacts(t *testing.T) {
 // S3: a Smart Bcc copy of a message the IMAP sync stored (and the other way
 // round for the next one) is stored once, with the Smart Bcc flag merged.
 func TestS3_SmartBccCopyOfSyncedMessageStoredOnce(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	smtpAddr := l.Addr().String()
-	l.Close()
-	s := startSyncEnv(t, "--smtp-addr", smtpAddr, "--smartbcc-domain", "bcc.example.test")
+	s := startSyncEnv(t, "--smtp-addr", "127.0.0.1:0", "--smartbcc-domain", "bcc.example.test")
 	r, err := s.mb.GetSmartBccAddress(s.u(t, owner), &mailboxv1.GetSmartBccAddressRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bcc := &bccEnv{env: s.env, smtpAddr: smtpAddr, bcc: r.GetEmailAddress()}
+	bcc := &bccEnv{env: s.env, bcc: r.GetEmailAddress()}
 
 	synced := mail{ID: "offer-1@acme.test", From: "Alice <" + alice + ">", To: customer, Subject: "Offer"}
 	s.appendNow(t, "INBOX", synced)
