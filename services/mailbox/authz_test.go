@@ -249,6 +249,14 @@ func (f *mFixture) rows() []mrow {
 			try(e.mb.UpsertDeal(f.svcA, &mailboxv1.UpsertDealRequest{DealId: id, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN})).must(c.t)
 			return &mailboxv1.DeleteDealRequest{DealId: id}
 		}},
+		{method: "BatchUpsertPersons", class: mcServiceOnly, req: func(cell) proto.Message {
+			return &mailboxv1.BatchUpsertPersonsRequest{Requests: []*mailboxv1.UpsertPersonRequest{
+				{PersonId: mPerson, Name: "Carol", Emails: []string{mCustomer}}}}
+		}},
+		{method: "BatchUpsertDeals", class: mcServiceOnly, req: func(cell) proto.Message {
+			return &mailboxv1.BatchUpsertDealsRequest{Requests: []*mailboxv1.UpsertDealRequest{
+				{DealId: mDealA, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN, PersonIds: []int64{mPerson}}}}
+		}},
 		// Threads and messages: the owner's own (M1, M3, M6, M7).
 		{method: "ListThreads", class: mcOwnNoID, req: func(cell) proto.Message {
 			return &mailboxv1.ListThreadsRequest{Folder: mailboxv1.Folder_FOLDER_INBOX}

@@ -1563,6 +1563,186 @@ func (*DeleteDealResponse) Descriptor() ([]byte, []int) {
 	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{28}
 }
 
+type BatchUpsertPersonsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000, each person_id once.
+	Requests      []*UpsertPersonRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpsertPersonsRequest) Reset() {
+	*x = BatchUpsertPersonsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpsertPersonsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpsertPersonsRequest) ProtoMessage() {}
+
+func (x *BatchUpsertPersonsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpsertPersonsRequest.ProtoReflect.Descriptor instead.
+func (*BatchUpsertPersonsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BatchUpsertPersonsRequest) GetRequests() []*UpsertPersonRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchUpsertPersonsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many of the persons were new to the index.
+	CreatedCount  int32 `protobuf:"varint,1,opt,name=created_count,json=createdCount,proto3" json:"created_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpsertPersonsResponse) Reset() {
+	*x = BatchUpsertPersonsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpsertPersonsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpsertPersonsResponse) ProtoMessage() {}
+
+func (x *BatchUpsertPersonsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpsertPersonsResponse.ProtoReflect.Descriptor instead.
+func (*BatchUpsertPersonsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchUpsertPersonsResponse) GetCreatedCount() int32 {
+	if x != nil {
+		return x.CreatedCount
+	}
+	return 0
+}
+
+type BatchUpsertDealsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000, each deal_id once.
+	Requests      []*UpsertDealRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpsertDealsRequest) Reset() {
+	*x = BatchUpsertDealsRequest{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpsertDealsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpsertDealsRequest) ProtoMessage() {}
+
+func (x *BatchUpsertDealsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpsertDealsRequest.ProtoReflect.Descriptor instead.
+func (*BatchUpsertDealsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BatchUpsertDealsRequest) GetRequests() []*UpsertDealRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchUpsertDealsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many of the deals were new to the index.
+	CreatedCount  int32 `protobuf:"varint,1,opt,name=created_count,json=createdCount,proto3" json:"created_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpsertDealsResponse) Reset() {
+	*x = BatchUpsertDealsResponse{}
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpsertDealsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpsertDealsResponse) ProtoMessage() {}
+
+func (x *BatchUpsertDealsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpsertDealsResponse.ProtoReflect.Descriptor instead.
+func (*BatchUpsertDealsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BatchUpsertDealsResponse) GetCreatedCount() int32 {
+	if x != nil {
+		return x.CreatedCount
+	}
+	return 0
+}
+
 type ListThreadsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required.
@@ -1576,7 +1756,7 @@ type ListThreadsRequest struct {
 
 func (x *ListThreadsRequest) Reset() {
 	*x = ListThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1768,7 @@ func (x *ListThreadsRequest) String() string {
 func (*ListThreadsRequest) ProtoMessage() {}
 
 func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[29]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1781,7 @@ func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{29}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListThreadsRequest) GetFolder() Folder {
@@ -1636,7 +1816,7 @@ type ListThreadsResponse struct {
 
 func (x *ListThreadsResponse) Reset() {
 	*x = ListThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1828,7 @@ func (x *ListThreadsResponse) String() string {
 func (*ListThreadsResponse) ProtoMessage() {}
 
 func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[30]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1841,7 @@ func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{30}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListThreadsResponse) GetThreads() []*Thread {
@@ -1687,7 +1867,7 @@ type GetThreadRequest struct {
 
 func (x *GetThreadRequest) Reset() {
 	*x = GetThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1879,7 @@ func (x *GetThreadRequest) String() string {
 func (*GetThreadRequest) ProtoMessage() {}
 
 func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[31]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1892,7 @@ func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{31}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetThreadRequest) GetThreadId() int64 {
@@ -1731,7 +1911,7 @@ type GetThreadResponse struct {
 
 func (x *GetThreadResponse) Reset() {
 	*x = GetThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1923,7 @@ func (x *GetThreadResponse) String() string {
 func (*GetThreadResponse) ProtoMessage() {}
 
 func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[32]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1936,7 @@ func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadResponse.ProtoReflect.Descriptor instead.
 func (*GetThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{32}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetThreadResponse) GetThread() *Thread {
@@ -1780,7 +1960,7 @@ type ListThreadMessagesRequest struct {
 
 func (x *ListThreadMessagesRequest) Reset() {
 	*x = ListThreadMessagesRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1972,7 @@ func (x *ListThreadMessagesRequest) String() string {
 func (*ListThreadMessagesRequest) ProtoMessage() {}
 
 func (x *ListThreadMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[33]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1985,7 @@ func (x *ListThreadMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{33}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListThreadMessagesRequest) GetThreadId() int64 {
@@ -1847,7 +2027,7 @@ type ListThreadMessagesResponse struct {
 
 func (x *ListThreadMessagesResponse) Reset() {
 	*x = ListThreadMessagesResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +2039,7 @@ func (x *ListThreadMessagesResponse) String() string {
 func (*ListThreadMessagesResponse) ProtoMessage() {}
 
 func (x *ListThreadMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[34]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2052,7 @@ func (x *ListThreadMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{34}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListThreadMessagesResponse) GetMessages() []*Message {
@@ -1900,7 +2080,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2092,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[35]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2105,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{35}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetMessageRequest) GetMessageId() int64 {
@@ -1951,7 +2131,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2143,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[36]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2156,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{36}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -1998,7 +2178,7 @@ type UpdateThreadRequest struct {
 
 func (x *UpdateThreadRequest) Reset() {
 	*x = UpdateThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2190,7 @@ func (x *UpdateThreadRequest) String() string {
 func (*UpdateThreadRequest) ProtoMessage() {}
 
 func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[37]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2203,7 @@ func (x *UpdateThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThreadRequest.ProtoReflect.Descriptor instead.
 func (*UpdateThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{37}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateThreadRequest) GetThread() *Thread {
@@ -2049,7 +2229,7 @@ type UpdateThreadResponse struct {
 
 func (x *UpdateThreadResponse) Reset() {
 	*x = UpdateThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2241,7 @@ func (x *UpdateThreadResponse) String() string {
 func (*UpdateThreadResponse) ProtoMessage() {}
 
 func (x *UpdateThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[38]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2254,7 @@ func (x *UpdateThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateThreadResponse.ProtoReflect.Descriptor instead.
 func (*UpdateThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{38}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpdateThreadResponse) GetThread() *Thread {
@@ -2094,7 +2274,7 @@ type ShareThreadsRequest struct {
 
 func (x *ShareThreadsRequest) Reset() {
 	*x = ShareThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2286,7 @@ func (x *ShareThreadsRequest) String() string {
 func (*ShareThreadsRequest) ProtoMessage() {}
 
 func (x *ShareThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[39]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2299,7 @@ func (x *ShareThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ShareThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{39}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ShareThreadsRequest) GetThreadIds() []int64 {
@@ -2138,7 +2318,7 @@ type ShareThreadsResponse struct {
 
 func (x *ShareThreadsResponse) Reset() {
 	*x = ShareThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2330,7 @@ func (x *ShareThreadsResponse) String() string {
 func (*ShareThreadsResponse) ProtoMessage() {}
 
 func (x *ShareThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[40]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2343,7 @@ func (x *ShareThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ShareThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{40}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ShareThreadsResponse) GetUpdatedCount() int32 {
@@ -2183,7 +2363,7 @@ type UnshareThreadsRequest struct {
 
 func (x *UnshareThreadsRequest) Reset() {
 	*x = UnshareThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2375,7 @@ func (x *UnshareThreadsRequest) String() string {
 func (*UnshareThreadsRequest) ProtoMessage() {}
 
 func (x *UnshareThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[41]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2388,7 @@ func (x *UnshareThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnshareThreadsRequest.ProtoReflect.Descriptor instead.
 func (*UnshareThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{41}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UnshareThreadsRequest) GetThreadIds() []int64 {
@@ -2227,7 +2407,7 @@ type UnshareThreadsResponse struct {
 
 func (x *UnshareThreadsResponse) Reset() {
 	*x = UnshareThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2419,7 @@ func (x *UnshareThreadsResponse) String() string {
 func (*UnshareThreadsResponse) ProtoMessage() {}
 
 func (x *UnshareThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[42]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2432,7 @@ func (x *UnshareThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnshareThreadsResponse.ProtoReflect.Descriptor instead.
 func (*UnshareThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{42}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UnshareThreadsResponse) GetUpdatedCount() int32 {
@@ -2280,7 +2460,7 @@ type LinkThreadRequest struct {
 
 func (x *LinkThreadRequest) Reset() {
 	*x = LinkThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2292,7 +2472,7 @@ func (x *LinkThreadRequest) String() string {
 func (*LinkThreadRequest) ProtoMessage() {}
 
 func (x *LinkThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2305,7 +2485,7 @@ func (x *LinkThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkThreadRequest.ProtoReflect.Descriptor instead.
 func (*LinkThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{43}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LinkThreadRequest) GetThreadId() int64 {
@@ -2372,7 +2552,7 @@ type LinkThreadResponse struct {
 
 func (x *LinkThreadResponse) Reset() {
 	*x = LinkThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2564,7 @@ func (x *LinkThreadResponse) String() string {
 func (*LinkThreadResponse) ProtoMessage() {}
 
 func (x *LinkThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[44]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2577,7 @@ func (x *LinkThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkThreadResponse.ProtoReflect.Descriptor instead.
 func (*LinkThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{44}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LinkThreadResponse) GetThread() *Thread {
@@ -2416,7 +2596,7 @@ type UnlinkThreadRequest struct {
 
 func (x *UnlinkThreadRequest) Reset() {
 	*x = UnlinkThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2608,7 @@ func (x *UnlinkThreadRequest) String() string {
 func (*UnlinkThreadRequest) ProtoMessage() {}
 
 func (x *UnlinkThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[45]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2621,7 @@ func (x *UnlinkThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkThreadRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{45}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UnlinkThreadRequest) GetThreadId() int64 {
@@ -2460,7 +2640,7 @@ type UnlinkThreadResponse struct {
 
 func (x *UnlinkThreadResponse) Reset() {
 	*x = UnlinkThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +2652,7 @@ func (x *UnlinkThreadResponse) String() string {
 func (*UnlinkThreadResponse) ProtoMessage() {}
 
 func (x *UnlinkThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[46]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +2665,7 @@ func (x *UnlinkThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkThreadResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{46}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UnlinkThreadResponse) GetThread() *Thread {
@@ -2504,7 +2684,7 @@ type DeleteThreadRequest struct {
 
 func (x *DeleteThreadRequest) Reset() {
 	*x = DeleteThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2696,7 @@ func (x *DeleteThreadRequest) String() string {
 func (*DeleteThreadRequest) ProtoMessage() {}
 
 func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2709,7 @@ func (x *DeleteThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteThreadRequest.ProtoReflect.Descriptor instead.
 func (*DeleteThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{47}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteThreadRequest) GetThreadId() int64 {
@@ -2547,7 +2727,7 @@ type DeleteThreadResponse struct {
 
 func (x *DeleteThreadResponse) Reset() {
 	*x = DeleteThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2739,7 @@ func (x *DeleteThreadResponse) String() string {
 func (*DeleteThreadResponse) ProtoMessage() {}
 
 func (x *DeleteThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[48]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2752,7 @@ func (x *DeleteThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteThreadResponse.ProtoReflect.Descriptor instead.
 func (*DeleteThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{48}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{52}
 }
 
 type ListItemThreadsRequest struct {
@@ -2587,7 +2767,7 @@ type ListItemThreadsRequest struct {
 
 func (x *ListItemThreadsRequest) Reset() {
 	*x = ListItemThreadsRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +2779,7 @@ func (x *ListItemThreadsRequest) String() string {
 func (*ListItemThreadsRequest) ProtoMessage() {}
 
 func (x *ListItemThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[49]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +2792,7 @@ func (x *ListItemThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListItemThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{49}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListItemThreadsRequest) GetItem() *ItemRef {
@@ -2647,7 +2827,7 @@ type ListItemThreadsResponse struct {
 
 func (x *ListItemThreadsResponse) Reset() {
 	*x = ListItemThreadsResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2839,7 @@ func (x *ListItemThreadsResponse) String() string {
 func (*ListItemThreadsResponse) ProtoMessage() {}
 
 func (x *ListItemThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[50]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2852,7 @@ func (x *ListItemThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListItemThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{50}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListItemThreadsResponse) GetThreads() []*Thread {
@@ -2701,7 +2881,7 @@ type GetItemThreadRequest struct {
 
 func (x *GetItemThreadRequest) Reset() {
 	*x = GetItemThreadRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2893,7 @@ func (x *GetItemThreadRequest) String() string {
 func (*GetItemThreadRequest) ProtoMessage() {}
 
 func (x *GetItemThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[51]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2906,7 @@ func (x *GetItemThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetItemThreadRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{51}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetItemThreadRequest) GetItem() *ItemRef {
@@ -2763,7 +2943,7 @@ type GetItemThreadResponse struct {
 
 func (x *GetItemThreadResponse) Reset() {
 	*x = GetItemThreadResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2955,7 @@ func (x *GetItemThreadResponse) String() string {
 func (*GetItemThreadResponse) ProtoMessage() {}
 
 func (x *GetItemThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[52]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2968,7 @@ func (x *GetItemThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemThreadResponse.ProtoReflect.Descriptor instead.
 func (*GetItemThreadResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{52}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetItemThreadResponse) GetThread() *Thread {
@@ -2821,7 +3001,7 @@ type CheckReplyPermissionRequest struct {
 
 func (x *CheckReplyPermissionRequest) Reset() {
 	*x = CheckReplyPermissionRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +3013,7 @@ func (x *CheckReplyPermissionRequest) String() string {
 func (*CheckReplyPermissionRequest) ProtoMessage() {}
 
 func (x *CheckReplyPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[53]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +3026,7 @@ func (x *CheckReplyPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckReplyPermissionRequest.ProtoReflect.Descriptor instead.
 func (*CheckReplyPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{53}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CheckReplyPermissionRequest) GetThreadId() int64 {
@@ -2866,7 +3046,7 @@ type CheckReplyPermissionResponse struct {
 
 func (x *CheckReplyPermissionResponse) Reset() {
 	*x = CheckReplyPermissionResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2878,7 +3058,7 @@ func (x *CheckReplyPermissionResponse) String() string {
 func (*CheckReplyPermissionResponse) ProtoMessage() {}
 
 func (x *CheckReplyPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[54]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2891,7 +3071,7 @@ func (x *CheckReplyPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckReplyPermissionResponse.ProtoReflect.Descriptor instead.
 func (*CheckReplyPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{54}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CheckReplyPermissionResponse) GetAllowed() bool {
@@ -2932,7 +3112,7 @@ type IngestMessageRequest struct {
 
 func (x *IngestMessageRequest) Reset() {
 	*x = IngestMessageRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3124,7 @@ func (x *IngestMessageRequest) String() string {
 func (*IngestMessageRequest) ProtoMessage() {}
 
 func (x *IngestMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[55]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3137,7 @@ func (x *IngestMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestMessageRequest.ProtoReflect.Descriptor instead.
 func (*IngestMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{55}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *IngestMessageRequest) GetUserId() int64 {
@@ -3037,7 +3217,7 @@ type SendThreadMessageRequest struct {
 
 func (x *SendThreadMessageRequest) Reset() {
 	*x = SendThreadMessageRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3229,7 @@ func (x *SendThreadMessageRequest) String() string {
 func (*SendThreadMessageRequest) ProtoMessage() {}
 
 func (x *SendThreadMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[56]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3242,7 @@ func (x *SendThreadMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendThreadMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendThreadMessageRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{56}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SendThreadMessageRequest) GetThreadId() int64 {
@@ -3134,7 +3314,7 @@ type SendThreadMessageResponse struct {
 
 func (x *SendThreadMessageResponse) Reset() {
 	*x = SendThreadMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3146,7 +3326,7 @@ func (x *SendThreadMessageResponse) String() string {
 func (*SendThreadMessageResponse) ProtoMessage() {}
 
 func (x *SendThreadMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[57]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3339,7 @@ func (x *SendThreadMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendThreadMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendThreadMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{57}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SendThreadMessageResponse) GetThreadId() int64 {
@@ -3195,7 +3375,7 @@ type IngestMessageResponse struct {
 
 func (x *IngestMessageResponse) Reset() {
 	*x = IngestMessageResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3387,7 @@ func (x *IngestMessageResponse) String() string {
 func (*IngestMessageResponse) ProtoMessage() {}
 
 func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[58]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3400,7 @@ func (x *IngestMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestMessageResponse.ProtoReflect.Descriptor instead.
 func (*IngestMessageResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{58}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *IngestMessageResponse) GetThreadId() int64 {
@@ -3259,7 +3439,7 @@ type BatchIngestMessagesRequest struct {
 
 func (x *BatchIngestMessagesRequest) Reset() {
 	*x = BatchIngestMessagesRequest{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3451,7 @@ func (x *BatchIngestMessagesRequest) String() string {
 func (*BatchIngestMessagesRequest) ProtoMessage() {}
 
 func (x *BatchIngestMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[59]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3464,7 @@ func (x *BatchIngestMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchIngestMessagesRequest.ProtoReflect.Descriptor instead.
 func (*BatchIngestMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{59}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *BatchIngestMessagesRequest) GetUserId() int64 {
@@ -3318,7 +3498,7 @@ type BatchIngestMessagesResponse struct {
 
 func (x *BatchIngestMessagesResponse) Reset() {
 	*x = BatchIngestMessagesResponse{}
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3510,7 @@ func (x *BatchIngestMessagesResponse) String() string {
 func (*BatchIngestMessagesResponse) ProtoMessage() {}
 
 func (x *BatchIngestMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[60]
+	mi := &file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3523,7 @@ func (x *BatchIngestMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchIngestMessagesResponse.ProtoReflect.Descriptor instead.
 func (*BatchIngestMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{60}
+	return file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *BatchIngestMessagesResponse) GetResults() []*IngestMessageResponse {
@@ -3431,7 +3611,15 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\acreated\x18\x01 \x01(\bR\acreated\",\n" +
 	"\x11DeleteDealRequest\x12\x17\n" +
 	"\adeal_id\x18\x01 \x01(\x03R\x06dealId\"\x14\n" +
-	"\x12DeleteDealResponse\"\x86\x01\n" +
+	"\x12DeleteDealResponse\"b\n" +
+	"\x19BatchUpsertPersonsRequest\x12E\n" +
+	"\brequests\x18\x01 \x03(\v2).sightline.mailbox.v1.UpsertPersonRequestR\brequests\"A\n" +
+	"\x1aBatchUpsertPersonsResponse\x12#\n" +
+	"\rcreated_count\x18\x01 \x01(\x05R\fcreatedCount\"^\n" +
+	"\x17BatchUpsertDealsRequest\x12C\n" +
+	"\brequests\x18\x01 \x03(\v2'.sightline.mailbox.v1.UpsertDealRequestR\brequests\"?\n" +
+	"\x18BatchUpsertDealsResponse\x12#\n" +
+	"\rcreated_count\x18\x01 \x01(\x05R\fcreatedCount\"\x86\x01\n" +
 	"\x12ListThreadsRequest\x124\n" +
 	"\x06folder\x18\x01 \x01(\x0e2\x1c.sightline.mailbox.v1.FolderR\x06folder\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3563,7 +3751,7 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSEND_MODE_REPLY\x10\x01\x12\x17\n" +
 	"\x13SEND_MODE_REPLY_ALL\x10\x02\x12\x15\n" +
-	"\x11SEND_MODE_FORWARD\x10\x032\xe8\x19\n" +
+	"\x11SEND_MODE_FORWARD\x10\x032\xd4\x1b\n" +
 	"\x0eMailboxService\x12n\n" +
 	"\x0fGetMailSettings\x12,.sightline.mailbox.v1.GetMailSettingsRequest\x1a-.sightline.mailbox.v1.GetMailSettingsResponse\x12w\n" +
 	"\x12UpdateMailSettings\x12/.sightline.mailbox.v1.UpdateMailSettingsRequest\x1a0.sightline.mailbox.v1.UpdateMailSettingsResponse\x12t\n" +
@@ -3580,7 +3768,9 @@ const file_sightline_mailbox_v1_mailbox_service_proto_rawDesc = "" +
 	"\n" +
 	"UpsertDeal\x12'.sightline.mailbox.v1.UpsertDealRequest\x1a(.sightline.mailbox.v1.UpsertDealResponse\x12_\n" +
 	"\n" +
-	"DeleteDeal\x12'.sightline.mailbox.v1.DeleteDealRequest\x1a(.sightline.mailbox.v1.DeleteDealResponse\x12b\n" +
+	"DeleteDeal\x12'.sightline.mailbox.v1.DeleteDealRequest\x1a(.sightline.mailbox.v1.DeleteDealResponse\x12w\n" +
+	"\x12BatchUpsertPersons\x12/.sightline.mailbox.v1.BatchUpsertPersonsRequest\x1a0.sightline.mailbox.v1.BatchUpsertPersonsResponse\x12q\n" +
+	"\x10BatchUpsertDeals\x12-.sightline.mailbox.v1.BatchUpsertDealsRequest\x1a..sightline.mailbox.v1.BatchUpsertDealsResponse\x12b\n" +
 	"\vListThreads\x12(.sightline.mailbox.v1.ListThreadsRequest\x1a).sightline.mailbox.v1.ListThreadsResponse\x12\\\n" +
 	"\tGetThread\x12&.sightline.mailbox.v1.GetThreadRequest\x1a'.sightline.mailbox.v1.GetThreadResponse\x12w\n" +
 	"\x12ListThreadMessages\x12/.sightline.mailbox.v1.ListThreadMessagesRequest\x1a0.sightline.mailbox.v1.ListThreadMessagesResponse\x12_\n" +
@@ -3614,7 +3804,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_mailbox_v1_mailbox_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_sightline_mailbox_v1_mailbox_service_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
 	(Sharing)(0),                         // 0: sightline.mailbox.v1.Sharing
 	(ReplyPermissionReason)(0),           // 1: sightline.mailbox.v1.ReplyPermissionReason
@@ -3648,151 +3838,161 @@ var file_sightline_mailbox_v1_mailbox_service_proto_goTypes = []any{
 	(*UpsertDealResponse)(nil),           // 29: sightline.mailbox.v1.UpsertDealResponse
 	(*DeleteDealRequest)(nil),            // 30: sightline.mailbox.v1.DeleteDealRequest
 	(*DeleteDealResponse)(nil),           // 31: sightline.mailbox.v1.DeleteDealResponse
-	(*ListThreadsRequest)(nil),           // 32: sightline.mailbox.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),          // 33: sightline.mailbox.v1.ListThreadsResponse
-	(*GetThreadRequest)(nil),             // 34: sightline.mailbox.v1.GetThreadRequest
-	(*GetThreadResponse)(nil),            // 35: sightline.mailbox.v1.GetThreadResponse
-	(*ListThreadMessagesRequest)(nil),    // 36: sightline.mailbox.v1.ListThreadMessagesRequest
-	(*ListThreadMessagesResponse)(nil),   // 37: sightline.mailbox.v1.ListThreadMessagesResponse
-	(*GetMessageRequest)(nil),            // 38: sightline.mailbox.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),           // 39: sightline.mailbox.v1.GetMessageResponse
-	(*UpdateThreadRequest)(nil),          // 40: sightline.mailbox.v1.UpdateThreadRequest
-	(*UpdateThreadResponse)(nil),         // 41: sightline.mailbox.v1.UpdateThreadResponse
-	(*ShareThreadsRequest)(nil),          // 42: sightline.mailbox.v1.ShareThreadsRequest
-	(*ShareThreadsResponse)(nil),         // 43: sightline.mailbox.v1.ShareThreadsResponse
-	(*UnshareThreadsRequest)(nil),        // 44: sightline.mailbox.v1.UnshareThreadsRequest
-	(*UnshareThreadsResponse)(nil),       // 45: sightline.mailbox.v1.UnshareThreadsResponse
-	(*LinkThreadRequest)(nil),            // 46: sightline.mailbox.v1.LinkThreadRequest
-	(*LinkThreadResponse)(nil),           // 47: sightline.mailbox.v1.LinkThreadResponse
-	(*UnlinkThreadRequest)(nil),          // 48: sightline.mailbox.v1.UnlinkThreadRequest
-	(*UnlinkThreadResponse)(nil),         // 49: sightline.mailbox.v1.UnlinkThreadResponse
-	(*DeleteThreadRequest)(nil),          // 50: sightline.mailbox.v1.DeleteThreadRequest
-	(*DeleteThreadResponse)(nil),         // 51: sightline.mailbox.v1.DeleteThreadResponse
-	(*ListItemThreadsRequest)(nil),       // 52: sightline.mailbox.v1.ListItemThreadsRequest
-	(*ListItemThreadsResponse)(nil),      // 53: sightline.mailbox.v1.ListItemThreadsResponse
-	(*GetItemThreadRequest)(nil),         // 54: sightline.mailbox.v1.GetItemThreadRequest
-	(*GetItemThreadResponse)(nil),        // 55: sightline.mailbox.v1.GetItemThreadResponse
-	(*CheckReplyPermissionRequest)(nil),  // 56: sightline.mailbox.v1.CheckReplyPermissionRequest
-	(*CheckReplyPermissionResponse)(nil), // 57: sightline.mailbox.v1.CheckReplyPermissionResponse
-	(*IngestMessageRequest)(nil),         // 58: sightline.mailbox.v1.IngestMessageRequest
-	(*SendThreadMessageRequest)(nil),     // 59: sightline.mailbox.v1.SendThreadMessageRequest
-	(*SendThreadMessageResponse)(nil),    // 60: sightline.mailbox.v1.SendThreadMessageResponse
-	(*IngestMessageResponse)(nil),        // 61: sightline.mailbox.v1.IngestMessageResponse
-	(*BatchIngestMessagesRequest)(nil),   // 62: sightline.mailbox.v1.BatchIngestMessagesRequest
-	(*BatchIngestMessagesResponse)(nil),  // 63: sightline.mailbox.v1.BatchIngestMessagesResponse
-	(*timestamppb.Timestamp)(nil),        // 64: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 65: google.protobuf.FieldMask
-	(*MailAccount)(nil),                  // 66: sightline.mailbox.v1.MailAccount
-	(DealStatus)(0),                      // 67: sightline.mailbox.v1.DealStatus
-	(Folder)(0),                          // 68: sightline.mailbox.v1.Folder
-	(*Thread)(nil),                       // 69: sightline.mailbox.v1.Thread
-	(MessageView)(0),                     // 70: sightline.mailbox.v1.MessageView
-	(*Message)(nil),                      // 71: sightline.mailbox.v1.Message
-	(*ItemRef)(nil),                      // 72: sightline.mailbox.v1.ItemRef
+	(*BatchUpsertPersonsRequest)(nil),    // 32: sightline.mailbox.v1.BatchUpsertPersonsRequest
+	(*BatchUpsertPersonsResponse)(nil),   // 33: sightline.mailbox.v1.BatchUpsertPersonsResponse
+	(*BatchUpsertDealsRequest)(nil),      // 34: sightline.mailbox.v1.BatchUpsertDealsRequest
+	(*BatchUpsertDealsResponse)(nil),     // 35: sightline.mailbox.v1.BatchUpsertDealsResponse
+	(*ListThreadsRequest)(nil),           // 36: sightline.mailbox.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),          // 37: sightline.mailbox.v1.ListThreadsResponse
+	(*GetThreadRequest)(nil),             // 38: sightline.mailbox.v1.GetThreadRequest
+	(*GetThreadResponse)(nil),            // 39: sightline.mailbox.v1.GetThreadResponse
+	(*ListThreadMessagesRequest)(nil),    // 40: sightline.mailbox.v1.ListThreadMessagesRequest
+	(*ListThreadMessagesResponse)(nil),   // 41: sightline.mailbox.v1.ListThreadMessagesResponse
+	(*GetMessageRequest)(nil),            // 42: sightline.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),           // 43: sightline.mailbox.v1.GetMessageResponse
+	(*UpdateThreadRequest)(nil),          // 44: sightline.mailbox.v1.UpdateThreadRequest
+	(*UpdateThreadResponse)(nil),         // 45: sightline.mailbox.v1.UpdateThreadResponse
+	(*ShareThreadsRequest)(nil),          // 46: sightline.mailbox.v1.ShareThreadsRequest
+	(*ShareThreadsResponse)(nil),         // 47: sightline.mailbox.v1.ShareThreadsResponse
+	(*UnshareThreadsRequest)(nil),        // 48: sightline.mailbox.v1.UnshareThreadsRequest
+	(*UnshareThreadsResponse)(nil),       // 49: sightline.mailbox.v1.UnshareThreadsResponse
+	(*LinkThreadRequest)(nil),            // 50: sightline.mailbox.v1.LinkThreadRequest
+	(*LinkThreadResponse)(nil),           // 51: sightline.mailbox.v1.LinkThreadResponse
+	(*UnlinkThreadRequest)(nil),          // 52: sightline.mailbox.v1.UnlinkThreadRequest
+	(*UnlinkThreadResponse)(nil),         // 53: sightline.mailbox.v1.UnlinkThreadResponse
+	(*DeleteThreadRequest)(nil),          // 54: sightline.mailbox.v1.DeleteThreadRequest
+	(*DeleteThreadResponse)(nil),         // 55: sightline.mailbox.v1.DeleteThreadResponse
+	(*ListItemThreadsRequest)(nil),       // 56: sightline.mailbox.v1.ListItemThreadsRequest
+	(*ListItemThreadsResponse)(nil),      // 57: sightline.mailbox.v1.ListItemThreadsResponse
+	(*GetItemThreadRequest)(nil),         // 58: sightline.mailbox.v1.GetItemThreadRequest
+	(*GetItemThreadResponse)(nil),        // 59: sightline.mailbox.v1.GetItemThreadResponse
+	(*CheckReplyPermissionRequest)(nil),  // 60: sightline.mailbox.v1.CheckReplyPermissionRequest
+	(*CheckReplyPermissionResponse)(nil), // 61: sightline.mailbox.v1.CheckReplyPermissionResponse
+	(*IngestMessageRequest)(nil),         // 62: sightline.mailbox.v1.IngestMessageRequest
+	(*SendThreadMessageRequest)(nil),     // 63: sightline.mailbox.v1.SendThreadMessageRequest
+	(*SendThreadMessageResponse)(nil),    // 64: sightline.mailbox.v1.SendThreadMessageResponse
+	(*IngestMessageResponse)(nil),        // 65: sightline.mailbox.v1.IngestMessageResponse
+	(*BatchIngestMessagesRequest)(nil),   // 66: sightline.mailbox.v1.BatchIngestMessagesRequest
+	(*BatchIngestMessagesResponse)(nil),  // 67: sightline.mailbox.v1.BatchIngestMessagesResponse
+	(*timestamppb.Timestamp)(nil),        // 68: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 69: google.protobuf.FieldMask
+	(*MailAccount)(nil),                  // 70: sightline.mailbox.v1.MailAccount
+	(DealStatus)(0),                      // 71: sightline.mailbox.v1.DealStatus
+	(Folder)(0),                          // 72: sightline.mailbox.v1.Folder
+	(*Thread)(nil),                       // 73: sightline.mailbox.v1.Thread
+	(MessageView)(0),                     // 74: sightline.mailbox.v1.MessageView
+	(*Message)(nil),                      // 75: sightline.mailbox.v1.Message
+	(*ItemRef)(nil),                      // 76: sightline.mailbox.v1.ItemRef
 }
 var file_sightline_mailbox_v1_mailbox_service_proto_depIdxs = []int32{
 	0,  // 0: sightline.mailbox.v1.MailSettings.default_sharing:type_name -> sightline.mailbox.v1.Sharing
-	64, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
+	68, // 1: sightline.mailbox.v1.MailSettings.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: sightline.mailbox.v1.GetMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
 	3,  // 3: sightline.mailbox.v1.UpdateMailSettingsRequest.settings:type_name -> sightline.mailbox.v1.MailSettings
-	65, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69, // 4: sightline.mailbox.v1.UpdateMailSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 5: sightline.mailbox.v1.UpdateMailSettingsResponse.settings:type_name -> sightline.mailbox.v1.MailSettings
-	66, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	66, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	66, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	66, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
-	66, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	65, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	66, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
-	67, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
-	68, // 14: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
-	69, // 15: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	69, // 16: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	70, // 17: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	71, // 18: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
-	70, // 19: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
-	71, // 20: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
-	69, // 21: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
-	65, // 22: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
-	69, // 23: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	69, // 24: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	69, // 25: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	72, // 26: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	69, // 27: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
-	72, // 28: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
-	70, // 29: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
-	69, // 30: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
-	71, // 31: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
-	1,  // 32: sightline.mailbox.v1.CheckReplyPermissionResponse.reason:type_name -> sightline.mailbox.v1.ReplyPermissionReason
-	64, // 33: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
-	2,  // 34: sightline.mailbox.v1.SendThreadMessageRequest.mode:type_name -> sightline.mailbox.v1.SendMode
-	58, // 35: sightline.mailbox.v1.BatchIngestMessagesRequest.messages:type_name -> sightline.mailbox.v1.IngestMessageRequest
-	61, // 36: sightline.mailbox.v1.BatchIngestMessagesResponse.results:type_name -> sightline.mailbox.v1.IngestMessageResponse
-	4,  // 37: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
-	6,  // 38: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
-	8,  // 39: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
-	10, // 40: sightline.mailbox.v1.MailboxService.GetMailAccount:input_type -> sightline.mailbox.v1.GetMailAccountRequest
-	12, // 41: sightline.mailbox.v1.MailboxService.ListMailAccounts:input_type -> sightline.mailbox.v1.ListMailAccountsRequest
-	14, // 42: sightline.mailbox.v1.MailboxService.UpdateMailAccount:input_type -> sightline.mailbox.v1.UpdateMailAccountRequest
-	16, // 43: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
-	18, // 44: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
-	20, // 45: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
-	22, // 46: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:input_type -> sightline.mailbox.v1.GetSmartBccAddressRequest
-	24, // 47: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
-	26, // 48: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
-	28, // 49: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
-	30, // 50: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
-	32, // 51: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
-	34, // 52: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
-	36, // 53: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
-	38, // 54: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
-	40, // 55: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
-	42, // 56: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
-	44, // 57: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
-	46, // 58: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
-	48, // 59: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
-	50, // 60: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
-	52, // 61: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
-	54, // 62: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
-	56, // 63: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
-	59, // 64: sightline.mailbox.v1.MailboxService.SendThreadMessage:input_type -> sightline.mailbox.v1.SendThreadMessageRequest
-	58, // 65: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
-	62, // 66: sightline.mailbox.v1.MailboxService.BatchIngestMessages:input_type -> sightline.mailbox.v1.BatchIngestMessagesRequest
-	5,  // 67: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
-	7,  // 68: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
-	9,  // 69: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
-	11, // 70: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
-	13, // 71: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
-	15, // 72: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
-	17, // 73: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
-	19, // 74: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
-	21, // 75: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
-	23, // 76: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:output_type -> sightline.mailbox.v1.GetSmartBccAddressResponse
-	25, // 77: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
-	27, // 78: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
-	29, // 79: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
-	31, // 80: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
-	33, // 81: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
-	35, // 82: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
-	37, // 83: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
-	39, // 84: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
-	41, // 85: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
-	43, // 86: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
-	45, // 87: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
-	47, // 88: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
-	49, // 89: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
-	51, // 90: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
-	53, // 91: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
-	55, // 92: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
-	57, // 93: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
-	60, // 94: sightline.mailbox.v1.MailboxService.SendThreadMessage:output_type -> sightline.mailbox.v1.SendThreadMessageResponse
-	61, // 95: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
-	63, // 96: sightline.mailbox.v1.MailboxService.BatchIngestMessages:output_type -> sightline.mailbox.v1.BatchIngestMessagesResponse
-	67, // [67:97] is the sub-list for method output_type
-	37, // [37:67] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	70, // 6: sightline.mailbox.v1.CreateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	70, // 7: sightline.mailbox.v1.CreateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	70, // 8: sightline.mailbox.v1.GetMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	70, // 9: sightline.mailbox.v1.ListMailAccountsResponse.mail_accounts:type_name -> sightline.mailbox.v1.MailAccount
+	70, // 10: sightline.mailbox.v1.UpdateMailAccountRequest.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	69, // 11: sightline.mailbox.v1.UpdateMailAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	70, // 12: sightline.mailbox.v1.UpdateMailAccountResponse.mail_account:type_name -> sightline.mailbox.v1.MailAccount
+	71, // 13: sightline.mailbox.v1.UpsertDealRequest.status:type_name -> sightline.mailbox.v1.DealStatus
+	24, // 14: sightline.mailbox.v1.BatchUpsertPersonsRequest.requests:type_name -> sightline.mailbox.v1.UpsertPersonRequest
+	28, // 15: sightline.mailbox.v1.BatchUpsertDealsRequest.requests:type_name -> sightline.mailbox.v1.UpsertDealRequest
+	72, // 16: sightline.mailbox.v1.ListThreadsRequest.folder:type_name -> sightline.mailbox.v1.Folder
+	73, // 17: sightline.mailbox.v1.ListThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	73, // 18: sightline.mailbox.v1.GetThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	74, // 19: sightline.mailbox.v1.ListThreadMessagesRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	75, // 20: sightline.mailbox.v1.ListThreadMessagesResponse.messages:type_name -> sightline.mailbox.v1.Message
+	74, // 21: sightline.mailbox.v1.GetMessageRequest.view:type_name -> sightline.mailbox.v1.MessageView
+	75, // 22: sightline.mailbox.v1.GetMessageResponse.message:type_name -> sightline.mailbox.v1.Message
+	73, // 23: sightline.mailbox.v1.UpdateThreadRequest.thread:type_name -> sightline.mailbox.v1.Thread
+	69, // 24: sightline.mailbox.v1.UpdateThreadRequest.update_mask:type_name -> google.protobuf.FieldMask
+	73, // 25: sightline.mailbox.v1.UpdateThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	73, // 26: sightline.mailbox.v1.LinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	73, // 27: sightline.mailbox.v1.UnlinkThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	76, // 28: sightline.mailbox.v1.ListItemThreadsRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	73, // 29: sightline.mailbox.v1.ListItemThreadsResponse.threads:type_name -> sightline.mailbox.v1.Thread
+	76, // 30: sightline.mailbox.v1.GetItemThreadRequest.item:type_name -> sightline.mailbox.v1.ItemRef
+	74, // 31: sightline.mailbox.v1.GetItemThreadRequest.message_view:type_name -> sightline.mailbox.v1.MessageView
+	73, // 32: sightline.mailbox.v1.GetItemThreadResponse.thread:type_name -> sightline.mailbox.v1.Thread
+	75, // 33: sightline.mailbox.v1.GetItemThreadResponse.messages:type_name -> sightline.mailbox.v1.Message
+	1,  // 34: sightline.mailbox.v1.CheckReplyPermissionResponse.reason:type_name -> sightline.mailbox.v1.ReplyPermissionReason
+	68, // 35: sightline.mailbox.v1.IngestMessageRequest.received_time:type_name -> google.protobuf.Timestamp
+	2,  // 36: sightline.mailbox.v1.SendThreadMessageRequest.mode:type_name -> sightline.mailbox.v1.SendMode
+	62, // 37: sightline.mailbox.v1.BatchIngestMessagesRequest.messages:type_name -> sightline.mailbox.v1.IngestMessageRequest
+	65, // 38: sightline.mailbox.v1.BatchIngestMessagesResponse.results:type_name -> sightline.mailbox.v1.IngestMessageResponse
+	4,  // 39: sightline.mailbox.v1.MailboxService.GetMailSettings:input_type -> sightline.mailbox.v1.GetMailSettingsRequest
+	6,  // 40: sightline.mailbox.v1.MailboxService.UpdateMailSettings:input_type -> sightline.mailbox.v1.UpdateMailSettingsRequest
+	8,  // 41: sightline.mailbox.v1.MailboxService.CreateMailAccount:input_type -> sightline.mailbox.v1.CreateMailAccountRequest
+	10, // 42: sightline.mailbox.v1.MailboxService.GetMailAccount:input_type -> sightline.mailbox.v1.GetMailAccountRequest
+	12, // 43: sightline.mailbox.v1.MailboxService.ListMailAccounts:input_type -> sightline.mailbox.v1.ListMailAccountsRequest
+	14, // 44: sightline.mailbox.v1.MailboxService.UpdateMailAccount:input_type -> sightline.mailbox.v1.UpdateMailAccountRequest
+	16, // 45: sightline.mailbox.v1.MailboxService.DeleteMailAccount:input_type -> sightline.mailbox.v1.DeleteMailAccountRequest
+	18, // 46: sightline.mailbox.v1.MailboxService.SetUserAddresses:input_type -> sightline.mailbox.v1.SetUserAddressesRequest
+	20, // 47: sightline.mailbox.v1.MailboxService.ListUserAddresses:input_type -> sightline.mailbox.v1.ListUserAddressesRequest
+	22, // 48: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:input_type -> sightline.mailbox.v1.GetSmartBccAddressRequest
+	24, // 49: sightline.mailbox.v1.MailboxService.UpsertPerson:input_type -> sightline.mailbox.v1.UpsertPersonRequest
+	26, // 50: sightline.mailbox.v1.MailboxService.DeletePerson:input_type -> sightline.mailbox.v1.DeletePersonRequest
+	28, // 51: sightline.mailbox.v1.MailboxService.UpsertDeal:input_type -> sightline.mailbox.v1.UpsertDealRequest
+	30, // 52: sightline.mailbox.v1.MailboxService.DeleteDeal:input_type -> sightline.mailbox.v1.DeleteDealRequest
+	32, // 53: sightline.mailbox.v1.MailboxService.BatchUpsertPersons:input_type -> sightline.mailbox.v1.BatchUpsertPersonsRequest
+	34, // 54: sightline.mailbox.v1.MailboxService.BatchUpsertDeals:input_type -> sightline.mailbox.v1.BatchUpsertDealsRequest
+	36, // 55: sightline.mailbox.v1.MailboxService.ListThreads:input_type -> sightline.mailbox.v1.ListThreadsRequest
+	38, // 56: sightline.mailbox.v1.MailboxService.GetThread:input_type -> sightline.mailbox.v1.GetThreadRequest
+	40, // 57: sightline.mailbox.v1.MailboxService.ListThreadMessages:input_type -> sightline.mailbox.v1.ListThreadMessagesRequest
+	42, // 58: sightline.mailbox.v1.MailboxService.GetMessage:input_type -> sightline.mailbox.v1.GetMessageRequest
+	44, // 59: sightline.mailbox.v1.MailboxService.UpdateThread:input_type -> sightline.mailbox.v1.UpdateThreadRequest
+	46, // 60: sightline.mailbox.v1.MailboxService.ShareThreads:input_type -> sightline.mailbox.v1.ShareThreadsRequest
+	48, // 61: sightline.mailbox.v1.MailboxService.UnshareThreads:input_type -> sightline.mailbox.v1.UnshareThreadsRequest
+	50, // 62: sightline.mailbox.v1.MailboxService.LinkThread:input_type -> sightline.mailbox.v1.LinkThreadRequest
+	52, // 63: sightline.mailbox.v1.MailboxService.UnlinkThread:input_type -> sightline.mailbox.v1.UnlinkThreadRequest
+	54, // 64: sightline.mailbox.v1.MailboxService.DeleteThread:input_type -> sightline.mailbox.v1.DeleteThreadRequest
+	56, // 65: sightline.mailbox.v1.MailboxService.ListItemThreads:input_type -> sightline.mailbox.v1.ListItemThreadsRequest
+	58, // 66: sightline.mailbox.v1.MailboxService.GetItemThread:input_type -> sightline.mailbox.v1.GetItemThreadRequest
+	60, // 67: sightline.mailbox.v1.MailboxService.CheckReplyPermission:input_type -> sightline.mailbox.v1.CheckReplyPermissionRequest
+	63, // 68: sightline.mailbox.v1.MailboxService.SendThreadMessage:input_type -> sightline.mailbox.v1.SendThreadMessageRequest
+	62, // 69: sightline.mailbox.v1.MailboxService.IngestMessage:input_type -> sightline.mailbox.v1.IngestMessageRequest
+	66, // 70: sightline.mailbox.v1.MailboxService.BatchIngestMessages:input_type -> sightline.mailbox.v1.BatchIngestMessagesRequest
+	5,  // 71: sightline.mailbox.v1.MailboxService.GetMailSettings:output_type -> sightline.mailbox.v1.GetMailSettingsResponse
+	7,  // 72: sightline.mailbox.v1.MailboxService.UpdateMailSettings:output_type -> sightline.mailbox.v1.UpdateMailSettingsResponse
+	9,  // 73: sightline.mailbox.v1.MailboxService.CreateMailAccount:output_type -> sightline.mailbox.v1.CreateMailAccountResponse
+	11, // 74: sightline.mailbox.v1.MailboxService.GetMailAccount:output_type -> sightline.mailbox.v1.GetMailAccountResponse
+	13, // 75: sightline.mailbox.v1.MailboxService.ListMailAccounts:output_type -> sightline.mailbox.v1.ListMailAccountsResponse
+	15, // 76: sightline.mailbox.v1.MailboxService.UpdateMailAccount:output_type -> sightline.mailbox.v1.UpdateMailAccountResponse
+	17, // 77: sightline.mailbox.v1.MailboxService.DeleteMailAccount:output_type -> sightline.mailbox.v1.DeleteMailAccountResponse
+	19, // 78: sightline.mailbox.v1.MailboxService.SetUserAddresses:output_type -> sightline.mailbox.v1.SetUserAddressesResponse
+	21, // 79: sightline.mailbox.v1.MailboxService.ListUserAddresses:output_type -> sightline.mailbox.v1.ListUserAddressesResponse
+	23, // 80: sightline.mailbox.v1.MailboxService.GetSmartBccAddress:output_type -> sightline.mailbox.v1.GetSmartBccAddressResponse
+	25, // 81: sightline.mailbox.v1.MailboxService.UpsertPerson:output_type -> sightline.mailbox.v1.UpsertPersonResponse
+	27, // 82: sightline.mailbox.v1.MailboxService.DeletePerson:output_type -> sightline.mailbox.v1.DeletePersonResponse
+	29, // 83: sightline.mailbox.v1.MailboxService.UpsertDeal:output_type -> sightline.mailbox.v1.UpsertDealResponse
+	31, // 84: sightline.mailbox.v1.MailboxService.DeleteDeal:output_type -> sightline.mailbox.v1.DeleteDealResponse
+	33, // 85: sightline.mailbox.v1.MailboxService.BatchUpsertPersons:output_type -> sightline.mailbox.v1.BatchUpsertPersonsResponse
+	35, // 86: sightline.mailbox.v1.MailboxService.BatchUpsertDeals:output_type -> sightline.mailbox.v1.BatchUpsertDealsResponse
+	37, // 87: sightline.mailbox.v1.MailboxService.ListThreads:output_type -> sightline.mailbox.v1.ListThreadsResponse
+	39, // 88: sightline.mailbox.v1.MailboxService.GetThread:output_type -> sightline.mailbox.v1.GetThreadResponse
+	41, // 89: sightline.mailbox.v1.MailboxService.ListThreadMessages:output_type -> sightline.mailbox.v1.ListThreadMessagesResponse
+	43, // 90: sightline.mailbox.v1.MailboxService.GetMessage:output_type -> sightline.mailbox.v1.GetMessageResponse
+	45, // 91: sightline.mailbox.v1.MailboxService.UpdateThread:output_type -> sightline.mailbox.v1.UpdateThreadResponse
+	47, // 92: sightline.mailbox.v1.MailboxService.ShareThreads:output_type -> sightline.mailbox.v1.ShareThreadsResponse
+	49, // 93: sightline.mailbox.v1.MailboxService.UnshareThreads:output_type -> sightline.mailbox.v1.UnshareThreadsResponse
+	51, // 94: sightline.mailbox.v1.MailboxService.LinkThread:output_type -> sightline.mailbox.v1.LinkThreadResponse
+	53, // 95: sightline.mailbox.v1.MailboxService.UnlinkThread:output_type -> sightline.mailbox.v1.UnlinkThreadResponse
+	55, // 96: sightline.mailbox.v1.MailboxService.DeleteThread:output_type -> sightline.mailbox.v1.DeleteThreadResponse
+	57, // 97: sightline.mailbox.v1.MailboxService.ListItemThreads:output_type -> sightline.mailbox.v1.ListItemThreadsResponse
+	59, // 98: sightline.mailbox.v1.MailboxService.GetItemThread:output_type -> sightline.mailbox.v1.GetItemThreadResponse
+	61, // 99: sightline.mailbox.v1.MailboxService.CheckReplyPermission:output_type -> sightline.mailbox.v1.CheckReplyPermissionResponse
+	64, // 100: sightline.mailbox.v1.MailboxService.SendThreadMessage:output_type -> sightline.mailbox.v1.SendThreadMessageResponse
+	65, // 101: sightline.mailbox.v1.MailboxService.IngestMessage:output_type -> sightline.mailbox.v1.IngestMessageResponse
+	67, // 102: sightline.mailbox.v1.MailboxService.BatchIngestMessages:output_type -> sightline.mailbox.v1.BatchIngestMessagesResponse
+	71, // [71:103] is the sub-list for method output_type
+	39, // [39:71] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_sightline_mailbox_v1_mailbox_service_proto_init() }
@@ -3801,7 +4001,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 		return
 	}
 	file_sightline_mailbox_v1_resources_proto_init()
-	file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[43].OneofWrappers = []any{
+	file_sightline_mailbox_v1_mailbox_service_proto_msgTypes[47].OneofWrappers = []any{
 		(*LinkThreadRequest_DealId)(nil),
 		(*LinkThreadRequest_LeadId)(nil),
 	}
@@ -3811,7 +4011,7 @@ func file_sightline_mailbox_v1_mailbox_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc), len(file_sightline_mailbox_v1_mailbox_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   61,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,8 @@ const (
 	MailboxService_DeletePerson_FullMethodName         = "/sightline.mailbox.v1.MailboxService/DeletePerson"
 	MailboxService_UpsertDeal_FullMethodName           = "/sightline.mailbox.v1.MailboxService/UpsertDeal"
 	MailboxService_DeleteDeal_FullMethodName           = "/sightline.mailbox.v1.MailboxService/DeleteDeal"
+	MailboxService_BatchUpsertPersons_FullMethodName   = "/sightline.mailbox.v1.MailboxService/BatchUpsertPersons"
+	MailboxService_BatchUpsertDeals_FullMethodName     = "/sightline.mailbox.v1.MailboxService/BatchUpsertDeals"
 	MailboxService_ListThreads_FullMethodName          = "/sightline.mailbox.v1.MailboxService/ListThreads"
 	MailboxService_GetThread_FullMethodName            = "/sightline.mailbox.v1.MailboxService/GetThread"
 	MailboxService_ListThreadMessages_FullMethodName   = "/sightline.mailbox.v1.MailboxService/ListThreadMessages"
@@ -96,6 +98,12 @@ type MailboxServiceClient interface {
 	UpsertDeal(ctx context.Context, in *UpsertDealRequest, opts ...grpc.CallOption) (*UpsertDealResponse, error)
 	// DeleteDeal marks a deal deleted: it never receives new links. Existing links stay. Idempotent.
 	DeleteDeal(ctx context.Context, in *DeleteDealRequest, opts ...grpc.CallOption) (*DeleteDealResponse, error)
+	// BatchUpsertPersons creates or replaces up to 1,000 persons in one transaction, all or none
+	// (imports; each as UpsertPerson).
+	BatchUpsertPersons(ctx context.Context, in *BatchUpsertPersonsRequest, opts ...grpc.CallOption) (*BatchUpsertPersonsResponse, error)
+	// BatchUpsertDeals creates or replaces up to 1,000 deals in one transaction, all or none
+	// (imports; each as UpsertDeal).
+	BatchUpsertDeals(ctx context.Context, in *BatchUpsertDealsRequest, opts ...grpc.CallOption) (*BatchUpsertDealsResponse, error)
 	// ListThreads lists a folder, most recent first.
 	ListThreads(ctx context.Context, in *ListThreadsRequest, opts ...grpc.CallOption) (*ListThreadsResponse, error)
 	// GetThread returns one of the caller's threads.
@@ -277,6 +285,26 @@ func (c *mailboxServiceClient) DeleteDeal(ctx context.Context, in *DeleteDealReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteDealResponse)
 	err := c.cc.Invoke(ctx, MailboxService_DeleteDeal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) BatchUpsertPersons(ctx context.Context, in *BatchUpsertPersonsRequest, opts ...grpc.CallOption) (*BatchUpsertPersonsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchUpsertPersonsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_BatchUpsertPersons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) BatchUpsertDeals(ctx context.Context, in *BatchUpsertDealsRequest, opts ...grpc.CallOption) (*BatchUpsertDealsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchUpsertDealsResponse)
+	err := c.cc.Invoke(ctx, MailboxService_BatchUpsertDeals_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -488,6 +516,12 @@ type MailboxServiceServer interface {
 	UpsertDeal(context.Context, *UpsertDealRequest) (*UpsertDealResponse, error)
 	// DeleteDeal marks a deal deleted: it never receives new links. Existing links stay. Idempotent.
 	DeleteDeal(context.Context, *DeleteDealRequest) (*DeleteDealResponse, error)
+	// BatchUpsertPersons creates or replaces up to 1,000 persons in one transaction, all or none
+	// (imports; each as UpsertPerson).
+	BatchUpsertPersons(context.Context, *BatchUpsertPersonsRequest) (*BatchUpsertPersonsResponse, error)
+	// BatchUpsertDeals creates or replaces up to 1,000 deals in one transaction, all or none
+	// (imports; each as UpsertDeal).
+	BatchUpsertDeals(context.Context, *BatchUpsertDealsRequest) (*BatchUpsertDealsResponse, error)
 	// ListThreads lists a folder, most recent first.
 	ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error)
 	// GetThread returns one of the caller's threads.
@@ -576,6 +610,12 @@ func (UnimplementedMailboxServiceServer) UpsertDeal(context.Context, *UpsertDeal
 }
 func (UnimplementedMailboxServiceServer) DeleteDeal(context.Context, *DeleteDealRequest) (*DeleteDealResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteDeal not implemented")
+}
+func (UnimplementedMailboxServiceServer) BatchUpsertPersons(context.Context, *BatchUpsertPersonsRequest) (*BatchUpsertPersonsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchUpsertPersons not implemented")
+}
+func (UnimplementedMailboxServiceServer) BatchUpsertDeals(context.Context, *BatchUpsertDealsRequest) (*BatchUpsertDealsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchUpsertDeals not implemented")
 }
 func (UnimplementedMailboxServiceServer) ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListThreads not implemented")
@@ -894,6 +934,42 @@ func _MailboxService_DeleteDeal_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MailboxServiceServer).DeleteDeal(ctx, req.(*DeleteDealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_BatchUpsertPersons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchUpsertPersonsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).BatchUpsertPersons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_BatchUpsertPersons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).BatchUpsertPersons(ctx, req.(*BatchUpsertPersonsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_BatchUpsertDeals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchUpsertDealsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).BatchUpsertDeals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_BatchUpsertDeals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).BatchUpsertDeals(ctx, req.(*BatchUpsertDealsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1248,6 +1324,14 @@ var MailboxService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteDeal",
 			Handler:    _MailboxService_DeleteDeal_Handler,
+		},
+		{
+			MethodName: "BatchUpsertPersons",
+			Handler:    _MailboxService_BatchUpsertPersons_Handler,
+		},
+		{
+			MethodName: "BatchUpsertDeals",
+			Handler:    _MailboxService_BatchUpsertDeals_Handler,
 		},
 		{
 			MethodName: "ListThreads",
