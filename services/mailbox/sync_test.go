@@ -1173,6 +1173,9 @@ func TestM6_TwoWayUnarchiveMovesBackToInbox(t *testing.T) {
 	if !slices.Contains(folderIDs(t, s.mb, me, inbox), tBack) || slices.Contains(folderIDs(t, s.mb, me, archive), tBack) {
 		t.Fatal("the unarchived thread should be in the inbox only")
 	}
+	if st := s.account(t, owner, id).GetSyncStatus(); st.GetPendingProviderActions() != 0 || st.GetLastProviderActionError() != "" {
+		t.Fatalf("status %v: want no two-way move pending or failed", st)
+	}
 }
 
 func TestS5_SyncLogsContainNoSecret(t *testing.T) {

@@ -80,7 +80,7 @@ func (s *session) unarchive(ctx context.Context, mv *mover, a store.ProviderActi
 		moved = true
 	}
 	if !moved {
-		return s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "nothing in the archive", 0)
+		return s.m.store.DropAction(ctx, s.la.CompanyID, a.ID)
 	}
 	return nil
 }
@@ -114,7 +114,7 @@ func (mv *mover) move(ctx context.Context, a store.ProviderAction, kind, dest st
 	if mv.validity != a.UIDValidity {
 		// The UID names another message now: nothing to move.
 		log.Info("two-way action dropped: the folder's UIDVALIDITY changed")
-		return s.m.store.FailAction(ctx, s.la.CompanyID, a.ID, "UIDVALIDITY changed", 0)
+		return s.m.store.DropAction(ctx, s.la.CompanyID, a.ID)
 	}
 	if a.Folder == dest {
 		return s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, mv.validity, a.UID)

@@ -139,6 +139,10 @@ func syncStatusPB(a store.Account, st store.SyncStatus, ok bool) *mailboxv1.Sync
 		LastError:       st.LastError,
 		LastErrorTime:   ts(st.LastErrorTime),
 		NextAttemptTime: ts(st.NextAttempt),
+
+		PendingProviderActions:      int32(st.PendingActions),
+		LastProviderActionError:     st.LastActionError,
+		LastProviderActionErrorTime: ts(st.LastActionErrorTime),
 	}
 	if !a.HasSecret {
 		out.State = mailboxv1.SyncState_SYNC_STATE_NO_SECRET

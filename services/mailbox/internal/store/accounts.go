@@ -189,6 +189,10 @@ type SyncStatus struct {
 	LastErrorTime time.Time
 	NextAttempt   time.Time // zero unless waiting to retry
 	Folders       []FolderState
+	// Two-way moves (M6): queued and not done yet; the last failure.
+	PendingActions      int
+	LastActionError     string
+	LastActionErrorTime time.Time
 }
 
 // SyncStatuses returns the sync status of a company's accounts by id;
@@ -199,8 +203,10 @@ func (s *Store) SyncStatuses(ctx context.Context, companyID int64, ids []int64) 
 		return out, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT account_id, state, last_success_time, last_error, last_error_time,
-			CASE WHEN last_error <> '' AND next_attempt_time > now() THEN next_attempt_time END
-		FROM account_sync WHERE company_id = $1 AND account_id = ANY($2)`, companyID, ids)
+			CASE WHEN last_error <> '' AND next_attempt_time > now() THEN next_attempt_time END,
+			(SELECT count(*) FROM provider_actions p WHERE p.company_id = a.company_id AND p.account_id = a.account_id),
+			last_action_error, last_action_error_time
+		FROM account_sync a WHERE company_id = $1 AND account_id = ANY($2)`, companyID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +214,15 @@ func (s *Store) SyncStatuses(ctx context.Context, companyID int64, ids []int64) 
 	for rows.Next() {
 		var id int64
 		var st SyncStatus
-		var success, errTime, next *time.Time
-		if err := rows.Scan(&id, &st.State, &success, &st.LastError, &errTime, &next); err != nil {
+		var success, errTime, next, actionErrTime *time.Time
+		if err := rows.Scan(&id, &st.State, &success, &st.LastError, &errTime, &next,
+			&st.PendingActions, &st.LastActionError, &actionErrTime); err != nil {
 			return nil, err
 		}
 		for _, p := range []struct {
 			dst *time.Time
 			src *time.Time
-		}{{&st.LastSuccess, success}, {&st.LastErrorTime, errTime}, {&st.NextAttempt, next}} {
+		}{{&st.LastSuccess, success}, {&st.LastErrorTime, errTime}, {&st.NextAttempt, next}, {&st.LastActionErrorTime, actionErrTime}} {
 			if p.src != nil {
 				*p.dst = *p.src
 			}

@@ -559,18 +559,37 @@ func (s *Store) CompleteAction(ctx context.Context, companyID, accountID int64, 
 				}
 			}
 		}
+		if _, err := tx.Exec(ctx, `UPDATE account_sync SET last_action_error = '', last_action_error_time = NULL
+			WHERE company_id = $1 AND account_id = $2 AND last_action_error <> ''`, companyID, accountID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `DELETE FROM provider_actions WHERE company_id = $1 AND id = $2`, companyID, a.ID)
 		return err
 	})
 }
 
-// FailAction records a failed attempt of a two-way action; after maxAttempts
-// it is dropped (the provider keeps the message where it is).
+// FailAction records a failed attempt of a two-way action and, as the
+// account's last two-way error, msg; after maxAttempts the action is given
+// up (the provider keeps the message where it is).
 func (s *Store) FailAction(ctx context.Context, companyID, id int64, msg string, maxAttempts int) error {
-	_, err := s.pool.Exec(ctx, `WITH u AS (UPDATE provider_actions SET attempts = attempts + 1, last_error = $3
-			WHERE company_id = $1 AND id = $2 RETURNING attempts)
-		DELETE FROM provider_actions WHERE company_id = $1 AND id = $2 AND (SELECT attempts FROM u) >= $4`,
+	// Either the DELETE or the UPDATE takes the row (one statement must not
+	// modify a row twice: PostgreSQL would keep only one of the two).
+	_, err := s.pool.Exec(ctx, `
+		WITH d AS (DELETE FROM provider_actions WHERE company_id = $1 AND id = $2 AND attempts + 1 >= $4
+				RETURNING account_id),
+			u AS (UPDATE provider_actions SET attempts = attempts + 1, last_error = $3
+				WHERE company_id = $1 AND id = $2 AND attempts + 1 < $4 RETURNING account_id)
+		UPDATE account_sync SET last_action_error = $3, last_action_error_time = now()
+		WHERE company_id = $1 AND account_id = (SELECT account_id FROM d UNION ALL SELECT account_id FROM u)`,
 		companyID, id, msg, maxAttempts)
+	return err
+}
+
+// DropAction gives a two-way action up without an error: there is nothing
+// to move (the UID names another message now, or the archive does not hold
+// the message to unarchive).
+func (s *Store) DropAction(ctx context.Context, companyID, id int64) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM provider_actions WHERE company_id = $1 AND id = $2`, companyID, id)
 	return err
 }
 

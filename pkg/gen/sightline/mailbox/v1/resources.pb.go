@@ -823,8 +823,15 @@ type SyncStatus struct {
 	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
 	// When a worker will try again after an error; unset: not waiting.
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Two-way moves (M6: archive, unarchive, delete) queued for the provider and not done yet.
+	PendingProviderActions int32 `protobuf:"varint,7,opt,name=pending_provider_actions,json=pendingProviderActions,proto3" json:"pending_provider_actions,omitempty"`
+	// The last failure of a two-way move at the provider, without secrets; "" when none failed since
+	// the last move that succeeded. A move is given up after 5 attempts: the message then stays where
+	// it is at the provider.
+	LastProviderActionError     string                 `protobuf:"bytes,8,opt,name=last_provider_action_error,json=lastProviderActionError,proto3" json:"last_provider_action_error,omitempty"`
+	LastProviderActionErrorTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_provider_action_error_time,json=lastProviderActionErrorTime,proto3" json:"last_provider_action_error_time,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *SyncStatus) Reset() {
@@ -895,6 +902,27 @@ func (x *SyncStatus) GetLastErrorTime() *timestamppb.Timestamp {
 func (x *SyncStatus) GetNextAttemptTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *SyncStatus) GetPendingProviderActions() int32 {
+	if x != nil {
+		return x.PendingProviderActions
+	}
+	return 0
+}
+
+func (x *SyncStatus) GetLastProviderActionError() string {
+	if x != nil {
+		return x.LastProviderActionError
+	}
+	return ""
+}
+
+func (x *SyncStatus) GetLastProviderActionErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastProviderActionErrorTime
 	}
 	return nil
 }
@@ -1703,7 +1731,7 @@ const file_sightline_mailbox_v1_resources_proto_rawDesc = "" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12A\n" +
 	"\vsync_status\x18\r \x01(\v2 .sightline.mailbox.v1.SyncStatusR\n" +
-	"syncStatus\"\xf8\x02\n" +
+	"syncStatus\"\xd1\x04\n" +
 	"\n" +
 	"SyncStatus\x125\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x1f.sightline.mailbox.v1.SyncStateR\x05state\x12@\n" +
@@ -1712,7 +1740,10 @@ const file_sightline_mailbox_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x04 \x01(\tR\tlastError\x12B\n" +
 	"\x0flast_error_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12F\n" +
-	"\x11next_attempt_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\xbe\x02\n" +
+	"\x11next_attempt_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x128\n" +
+	"\x18pending_provider_actions\x18\a \x01(\x05R\x16pendingProviderActions\x12;\n" +
+	"\x1alast_provider_action_error\x18\b \x01(\tR\x17lastProviderActionError\x12`\n" +
+	"\x1flast_provider_action_error_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x1blastProviderActionErrorTime\"\xbe\x02\n" +
 	"\x10FolderSyncStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rmessages_done\x18\x02 \x01(\x03R\fmessagesDone\x12%\n" +
@@ -1898,26 +1929,27 @@ var file_sightline_mailbox_v1_resources_proto_depIdxs = []int32{
 	20, // 11: sightline.mailbox.v1.SyncStatus.last_success_time:type_name -> google.protobuf.Timestamp
 	20, // 12: sightline.mailbox.v1.SyncStatus.last_error_time:type_name -> google.protobuf.Timestamp
 	20, // 13: sightline.mailbox.v1.SyncStatus.next_attempt_time:type_name -> google.protobuf.Timestamp
-	20, // 14: sightline.mailbox.v1.FolderSyncStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	5,  // 15: sightline.mailbox.v1.ItemRef.type:type_name -> sightline.mailbox.v1.ItemType
-	15, // 16: sightline.mailbox.v1.Thread.participants:type_name -> sightline.mailbox.v1.Participant
-	20, // 17: sightline.mailbox.v1.Thread.first_message_time:type_name -> google.protobuf.Timestamp
-	20, // 18: sightline.mailbox.v1.Thread.last_message_time:type_name -> google.protobuf.Timestamp
-	20, // 19: sightline.mailbox.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
-	20, // 20: sightline.mailbox.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
-	17, // 21: sightline.mailbox.v1.Message.from:type_name -> sightline.mailbox.v1.Address
-	17, // 22: sightline.mailbox.v1.Message.to:type_name -> sightline.mailbox.v1.Address
-	17, // 23: sightline.mailbox.v1.Message.cc:type_name -> sightline.mailbox.v1.Address
-	17, // 24: sightline.mailbox.v1.Message.bcc:type_name -> sightline.mailbox.v1.Address
-	20, // 25: sightline.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
-	20, // 26: sightline.mailbox.v1.Message.message_time:type_name -> google.protobuf.Timestamp
-	18, // 27: sightline.mailbox.v1.Message.attachments:type_name -> sightline.mailbox.v1.Attachment
-	7,  // 28: sightline.mailbox.v1.Message.direction:type_name -> sightline.mailbox.v1.Direction
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	20, // 14: sightline.mailbox.v1.SyncStatus.last_provider_action_error_time:type_name -> google.protobuf.Timestamp
+	20, // 15: sightline.mailbox.v1.FolderSyncStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	5,  // 16: sightline.mailbox.v1.ItemRef.type:type_name -> sightline.mailbox.v1.ItemType
+	15, // 17: sightline.mailbox.v1.Thread.participants:type_name -> sightline.mailbox.v1.Participant
+	20, // 18: sightline.mailbox.v1.Thread.first_message_time:type_name -> google.protobuf.Timestamp
+	20, // 19: sightline.mailbox.v1.Thread.last_message_time:type_name -> google.protobuf.Timestamp
+	20, // 20: sightline.mailbox.v1.Thread.create_time:type_name -> google.protobuf.Timestamp
+	20, // 21: sightline.mailbox.v1.Thread.update_time:type_name -> google.protobuf.Timestamp
+	17, // 22: sightline.mailbox.v1.Message.from:type_name -> sightline.mailbox.v1.Address
+	17, // 23: sightline.mailbox.v1.Message.to:type_name -> sightline.mailbox.v1.Address
+	17, // 24: sightline.mailbox.v1.Message.cc:type_name -> sightline.mailbox.v1.Address
+	17, // 25: sightline.mailbox.v1.Message.bcc:type_name -> sightline.mailbox.v1.Address
+	20, // 26: sightline.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
+	20, // 27: sightline.mailbox.v1.Message.message_time:type_name -> google.protobuf.Timestamp
+	18, // 28: sightline.mailbox.v1.Message.attachments:type_name -> sightline.mailbox.v1.Attachment
+	7,  // 29: sightline.mailbox.v1.Message.direction:type_name -> sightline.mailbox.v1.Direction
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_sightline_mailbox_v1_resources_proto_init() }
