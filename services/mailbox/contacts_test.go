@@ -15,11 +15,13 @@ import (
 // BatchUpsertDeals store what the single upserts store (a thread links the
 // person, its organization and its one open deal), count the new ones,
 // replace email and person sets, and refuse a batch with one bad request
-// or one id twice without storing any of it.
+// or one id twice without storing any of it. Ids past 2^31 (the CRM's are
+// int64) pass.
 func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 	e := start(t)
 	svc := e.svc(t)
 	const dave = "dave@customer.test"
+	const bigOrg = 3_000_000_000 // a CRM id past 2^31: an int4 parameter would refuse it
 	open, won := mailboxv1.DealStatus_DEAL_STATUS_OPEN, mailboxv1.DealStatus_DEAL_STATUS_WON
 	persons := func(reqs ...*mailboxv1.UpsertPersonRequest) (int32, error) {
 		r, err := e.mb.BatchUpsertPersons(svc, &mailboxv1.BatchUpsertPersonsRequest{Requests: reqs})
@@ -38,7 +40,7 @@ func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 	}
 	if n := created(persons(
 		&mailboxv1.UpsertPersonRequest{PersonId: 100, OrganizationId: 500, Name: "Carol", Emails: []string{carol}},
-		&mailboxv1.UpsertPersonRequest{PersonId: 101, Name: "Dave", Emails: []string{dave}})); n != 2 {
+		&mailboxv1.UpsertPersonRequest{PersonId: 101, OrganizationId: bigOrg, Name: "Dave", Emails: []string{dave}})); n != 2 {
 		t.Fatalf("created %d, want 2", n)
 	}
 	if n := created(deals(
@@ -56,7 +58,7 @@ func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 	// person 101's and 13 is new.
 	if n := created(persons(
 		&mailboxv1.UpsertPersonRequest{PersonId: 100, OrganizationId: 500, Name: "Carol"},
-		&mailboxv1.UpsertPersonRequest{PersonId: 101, Name: "Dave", Emails: []string{dave, carol}},
+		&mailboxv1.UpsertPersonRequest{PersonId: 101, OrganizationId: bigOrg, Name: "Dave", Emails: []string{dave, carol}},
 		&mailboxv1.UpsertPersonRequest{PersonId: 102, Name: "Erin"})); n != 1 {
 		t.Fatalf("created %d, want 1", n)
 	}
@@ -66,8 +68,8 @@ func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 		t.Fatalf("created %d, want 1", n)
 	}
 	th = e.thread(t, owner, e.ingest(t, owner, inbound("b2@x", "Another matter")).ThreadId)
-	if th.DealId != 12 || !slices.Equal(th.PersonIds, []int64{101}) {
-		t.Fatalf("thread %v after the second import: want deal 12, person 101", th)
+	if th.DealId != 12 || !slices.Equal(th.PersonIds, []int64{101}) || !slices.Equal(th.OrganizationIds, []int64{bigOrg}) {
+		t.Fatalf("thread %v after the second import: want deal 12, person 101, organization %d", th, int64(bigOrg))
 	}
 
 	// Refused whole: one bad request, an id twice, none, too many.

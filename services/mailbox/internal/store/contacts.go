@@ -37,7 +37,7 @@ func (s *Store) UpsertPersons(ctx context.Context, companyID int64, ps []Person)
 	for _, p := range ps {
 		emails := nonNil(p.Emails) // NULL would make "<> ALL" delete nothing
 		b.Queue(`
-			INSERT INTO persons (company_id, id, organization_id, name) VALUES ($1, $2, NULLIF($3, 0), $4)
+			INSERT INTO persons (company_id, id, organization_id, name) VALUES ($1, $2, NULLIF($3::bigint, 0), $4)
 			ON CONFLICT (company_id, id) DO UPDATE
 			SET organization_id = EXCLUDED.organization_id, name = EXCLUDED.name, update_time = now()
 			RETURNING xmax = 0`, companyID, p.ID, p.OrganizationID, p.Name).QueryRow(countNew(&created))

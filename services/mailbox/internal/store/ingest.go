@@ -493,7 +493,7 @@ func insertBatch(p IngestParams, pr *prepared, l *lookups, threadID int64, isNew
 	b.Queue(`INSERT INTO messages (company_id, id, owner_id, thread_id, account_id, internet_message_id, content_hash,
 			request_id, subject, addresses, sent_at, message_at, snippet, body_text, body_html, attachments,
 			has_attachments, size_bytes, outbound, seen, smart_bcc, folders)
-		VALUES ($1, $2, $3, $4, NULLIF($5, 0), NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13, $14, $15,
+		VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), NULLIF($6, ''), $7, NULLIF($8, ''), $9, $10, $11, $12, $13, $14, $15,
 			$16, $17, $18, $19, $20, $21, $22)`,
 		c, l.newMessageID, u, threadID, p.AccountID, m.MessageID, m.ContentHash, p.RequestID, m.Subject, pr.addrs,
 		pr.sentAt, pr.at, m.Snippet, m.Text, m.HTML, pr.attachments, m.HasAttachments, m.Size, outbound, p.Seen,
@@ -535,7 +535,7 @@ func mergeDuplicate(p IngestParams, messageID, threadID int64) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE messages SET smart_bcc = smart_bcc OR $3, seen = seen OR $4,
 			folders = CASE WHEN $5 = '' OR $5 = ANY(folders) THEN folders ELSE folders || $5 END,
-			account_id = coalesce(account_id, NULLIF($6, 0))
+			account_id = coalesce(account_id, NULLIF($6::bigint, 0))
 		WHERE company_id = $1 AND id = $2`, p.CompanyID, messageID, p.SmartBcc, p.Seen, p.Folder, p.AccountID)
 	if p.SmartBcc || p.Seen {
 		b.Queue(recomputeFlagsSQL, p.CompanyID, threadID, p.SmartBcc)

@@ -329,7 +329,7 @@ func (s *Store) SetShared(ctx context.Context, companyID, ownerID int64, ids []i
 // automatic linking off for the thread.
 func (s *Store) Link(ctx context.Context, companyID, ownerID, id, dealID, leadID int64, replace bool) (Thread, error) {
 	t, err := scanThread(s.pool.QueryRow(ctx, `
-		UPDATE threads t SET deal_id = NULLIF($4, 0), lead_id = NULLIF($5, 0), auto_link = false, update_time = now()
+		UPDATE threads t SET deal_id = NULLIF($4::bigint, 0), lead_id = NULLIF($5::bigint, 0), auto_link = false, update_time = now()
 		WHERE t.company_id = $1 AND t.owner_id = $2 AND t.id = $3
 		  AND ($6 OR (t.deal_id IS NULL AND t.lead_id IS NULL)
 		       OR (coalesce(t.deal_id, 0) = $4 AND coalesce(t.lead_id, 0) = $5))

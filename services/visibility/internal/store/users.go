@@ -91,7 +91,7 @@ func (s *Store) User(ctx context.Context, companyID, id int64) (User, error) {
 func (s *Store) ListUsers(ctx context.Context, companyID, groupID, after int64, limit int) ([]User, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+userColumns+` FROM users
-		WHERE company_id = $1 AND id > $2 AND ($3 = 0 OR group_id = $3)
+		WHERE company_id = $1 AND id > $2 AND ($3::bigint = 0 OR group_id = $3)
 		ORDER BY id LIMIT $4`, companyID, after, groupID, limit)
 	if err != nil {
 		return nil, err
