@@ -3,7 +3,11 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sightline/sightline/services/mailbox/internal/mime"
 	"github.com/sightline/sightline/services/mailbox/internal/store"
 )
 
@@ -15,15 +19,7 @@ import (
 func TestTwoWayActionGivenUpAfterItsAttempts(t *testing.T) {
 	st, pool := newStore(t, 2)
 	ctx := context.Background()
-	a, err := st.CreateAccount(ctx, 1, store.Account{UserID: 1, Email: "alice@acme.test",
-		IMAP: store.ServerSettings{Host: "127.0.0.1", Port: 143, Security: 3}, SMTP: store.ServerSettings{Host: "127.0.0.1", Port: 25, Security: 3},
-		Username: "alice", AuthKind: 1, SyncWindow: 1, Folders: []string{"INBOX"}}, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `UPDATE account_sync SET lease_owner = 'w', lease_expiry = now() + interval '1 hour'`); err != nil {
-		t.Fatal(err)
-	}
+	a := leasedAccount(t, st, pool)
 	queue := func(uid int) int64 {
 		t.Helper()
 		var id int64
@@ -80,5 +76,109 @@ func TestTwoWayActionGivenUpAfterItsAttempts(t *testing.T) {
 	}
 	if s := status(); s.PendingActions != 0 || s.LastActionError != "" || !s.LastActionErrorTime.IsZero() {
 		t.Fatalf("status %+v after a move succeeded, want nothing pending and no error", s)
+	}
+}
+
+// A flag change at the provider recomputes the thread's read flag from
+// every message the thread has when the recompute runs: a message an
+// ingest added while the recompute waited for the thread's row lock
+// counts. (The recompute's subquery used to keep the snapshot taken before
+// the wait: the new unseen message was missed and the thread read "read".)
+func TestApplySeenCountsMessageAddedWhileItWaited(t *testing.T) {
+	st, pool := newStore(t, 4)
+	ctx := context.Background()
+	a := leasedAccount(t, st, pool)
+	m, err := mime.Parse(raw(1, 0), mime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Ingest(ctx, store.IngestParams{CompanyID: 1, UserID: 1, AccountID: a.ID, Folder: "INBOX", Msg: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
+		VALUES (1, $1, 'INBOX', 1, 1, $2)`, a.ID, res.MessageID); err != nil {
+		t.Fatal(err)
+	}
+
+	// An ingest in flight: it holds the thread's row and adds an unseen message.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE threads SET read = false, message_count = message_count + 1 WHERE id = $1`, res.ThreadID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO messages (company_id, owner_id, thread_id, account_id, internet_message_id, content_hash,
+			subject, addresses, sent_at, message_at, snippet, body_text, body_html, attachments, has_attachments, size_bytes,
+			outbound, seen, smart_bcc, folders)
+		SELECT company_id, owner_id, thread_id, account_id, 'second-' || internet_message_id, content_hash || '-2',
+			subject, addresses, sent_at, message_at, snippet, body_text, body_html, attachments, has_attachments, size_bytes,
+			outbound, false, smart_bcc, folders
+		FROM messages WHERE id = $1`, res.MessageID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The provider marks the first message seen; the recompute waits for the ingest.
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.ApplySeen(ctx, 1, a.ID, "w", "INBOX", map[uint32]bool{1: true})
+		done <- err
+	}()
+	waitForLockWaiter(t, pool)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var read bool
+	var unseen int
+	if err := pool.QueryRow(ctx, `SELECT t.read, (SELECT count(*) FROM messages m WHERE m.thread_id = t.id AND NOT m.seen)
+		FROM threads t WHERE t.id = $1`, res.ThreadID).Scan(&read, &unseen); err != nil {
+		t.Fatal(err)
+	}
+	if read || unseen != 1 {
+		t.Fatalf("thread read=%v with %d unseen messages, want unread with 1", read, unseen)
+	}
+}
+
+// leasedAccount creates alice's account of company 1, its sync lease held by "w".
+func leasedAccount(t *testing.T, st *store.Store, pool *pgxpool.Pool) store.Account {
+	t.Helper()
+	ctx := context.Background()
+	a, err := st.CreateAccount(ctx, 1, store.Account{UserID: 1, Email: "alice@acme.test",
+		IMAP: store.ServerSettings{Host: "127.0.0.1", Port: 143, Security: 3}, SMTP: store.ServerSettings{Host: "127.0.0.1", Port: 25, Security: 3},
+		Username: "alice", AuthKind: 1, SyncWindow: 1, Folders: []string{"INBOX"}}, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE account_sync SET lease_owner = 'w', lease_expiry = now() + interval '1 hour'
+		WHERE account_id = $1`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// waitForLockWaiter returns once a session of this database waits for a
+// lock (a statement of the code under test, blocked by the test's own
+// transaction).
+func waitForLockWaiter(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing waited for the test's lock")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -620,6 +621,9 @@ func (st *batchState) writes(c int64) batchWrites {
 		for _, q := range mb.QueuedQueries {
 			b.Queue(q.SQL, q.Arguments...)
 		}
+	}
+	if len(st.recompute) > 0 {
+		b.Queue(lockThreadsSQL, c, slices.Collect(maps.Keys(st.recompute)))
 	}
 	for thread, smart := range st.recompute {
 		b.Queue(recomputeFlagsSQL, c, thread, smart)

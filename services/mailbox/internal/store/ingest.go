@@ -538,13 +538,31 @@ func mergeDuplicate(p IngestParams, messageID, threadID int64) *pgx.Batch {
 			account_id = coalesce(account_id, NULLIF($6::bigint, 0))
 		WHERE company_id = $1 AND id = $2`, p.CompanyID, messageID, p.SmartBcc, p.Seen, p.Folder, p.AccountID)
 	if p.SmartBcc || p.Seen {
+		b.Queue(lockThreadsSQL, p.CompanyID, []int64{threadID})
 		b.Queue(recomputeFlagsSQL, p.CompanyID, threadID, p.SmartBcc)
 	}
 	return b
 }
 
+// lockThreadsSQL locks threads ($1 company, $2 ids), in one order. A
+// statement recomputing a thread's flags from its messages must run after
+// it, as a statement of its own: under READ COMMITTED a statement that
+// waits for a row lock re-reads that row when it gets it, but its
+// subqueries keep the snapshot taken before the wait, so a message another
+// transaction added or changed meanwhile (an ingest, a read flag set
+// through the API) would be missed, e.g. a new unseen message leaving the
+// thread read.
+const lockThreadsSQL = `SELECT 1 FROM threads WHERE company_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`
+
+// lockThreads runs lockThreadsSQL.
+func lockThreads(ctx context.Context, tx pgx.Tx, companyID int64, threads []int64) error {
+	_, err := tx.Exec(ctx, lockThreadsSQL, companyID, threads)
+	return err
+}
+
 // recomputeFlagsSQL sets a thread's read flag from its messages and adds
-// a copy's Smart Bcc flag ($1 company, $2 thread, $3 smart bcc).
+// a copy's Smart Bcc flag ($1 company, $2 thread, $3 smart bcc); after
+// lockThreadsSQL.
 const recomputeFlagsSQL = `UPDATE threads t SET smart_bcc = t.smart_bcc OR $3,
 		read = NOT EXISTS (SELECT 1 FROM messages m WHERE m.company_id = $1 AND m.thread_id = $2 AND NOT m.seen),
 		update_time = now()

@@ -381,6 +381,9 @@ func (s *Store) ApplySeen(ctx context.Context, companyID, accountID int64, owner
 		if n == 0 {
 			return nil
 		}
+		if err := lockThreads(ctx, tx, companyID, threads); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE threads t SET read = NOT EXISTS (SELECT 1 FROM messages m
 				WHERE m.company_id = t.company_id AND m.thread_id = t.id AND NOT m.seen), update_time = now()
 			WHERE t.company_id = $1 AND t.id = ANY($2)`, companyID, threads)
@@ -464,6 +467,9 @@ func (s *Store) Expunge(ctx context.Context, companyID, accountID, userID int64,
 // (deleted threads are skipped): counts, times, read, snippet, flags and
 // participants. The subject and the participant keys of threading stay.
 func recomputeThreads(ctx context.Context, tx pgx.Tx, companyID int64, threads []int64) error {
+	if err := lockThreads(ctx, tx, companyID, threads); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE threads t SET message_count = x.n, inbound_count = x.inb, outbound_count = x.outb,
 			first_message_at = x.first, last_message_at = x.last, read = x.read, snippet = x.snippet,
