@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sightline/sightline/services/mailbox/internal/mime"
@@ -121,18 +122,10 @@ func TestApplySeenCountsMessageAddedWhileItWaited(t *testing.T) {
 	}
 
 	// The provider marks the first message seen; the recompute waits for the ingest.
-	done := make(chan error, 1)
-	go func() {
+	blockedUntilCommit(t, pool, tx, func() error {
 		_, err := st.ApplySeen(ctx, 1, a.ID, "w", "INBOX", map[uint32]bool{1: true})
-		done <- err
-	}()
-	waitForLockWaiter(t, pool)
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	var read bool
 	var unseen int
 	if err := pool.QueryRow(ctx, `SELECT t.read, (SELECT count(*) FROM messages m WHERE m.thread_id = t.id AND NOT m.seen)
@@ -159,6 +152,22 @@ func leasedAccount(t *testing.T, st *store.Store, pool *pgxpool.Pool) store.Acco
 		t.Fatal(err)
 	}
 	return a
+}
+
+// blockedUntilCommit runs call, which must come to wait for a lock that
+// the test's transaction tx holds, then commits tx and returns once call
+// has; it fails the test if call fails.
+func blockedUntilCommit(t *testing.T, pool *pgxpool.Pool, tx pgx.Tx, call func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	waitForLockWaiter(t, pool)
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitForLockWaiter returns once a session of this database waits for a

@@ -25,11 +25,17 @@ func userAddresses(ctx context.Context, q querier, companyID, userID int64) ([]s
 }
 
 // SetUserAddresses replaces a user's verified addresses (normalized by the
-// caller) and returns all their addresses.
+// caller) and returns all their addresses. It holds the user's ingest
+// lock: two replacements at once would otherwise each delete only what
+// they see and leave the union of both sets, and an ingest reads one set
+// or the other, never half of one.
 func (s *Store) SetUserAddresses(ctx context.Context, companyID, userID int64, emails []string) ([]string, error) {
 	var out []string
 	emails = nonNil(emails) // NULL would make "<> ALL" delete nothing
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(companyID, userID)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM user_addresses WHERE company_id = $1 AND user_id = $2 AND email <> ALL($3)`,
 			companyID, userID, emails); err != nil {
 			return err

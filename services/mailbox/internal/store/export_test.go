@@ -16,3 +16,6 @@ const (
 	CandidateLookupSQL = candidateLookupSQL
 	SubjectLookupSQL   = subjectLookupSQL
 )
+
+// LockKey is the user's ingest lock key, for the tests that hold it.
+var LockKey = lockKey

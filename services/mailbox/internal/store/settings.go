@@ -51,24 +51,30 @@ func (s *Store) Settings(ctx context.Context, companyID, userID int64) (Settings
 }
 
 // UpdateSettings applies update to the user's current settings in one
-// transaction and returns the result.
+// transaction and returns the result. The row is made to exist before it is
+// read FOR UPDATE: locking a row that is not there locks nothing, and two
+// first saves would each apply their change to the defaults, the second
+// undoing the first's.
 func (s *Store) UpdateSettings(ctx context.Context, companyID, userID int64, update func(*Settings)) (Settings, error) {
 	var out Settings
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur := DefaultSettings
-		err := tx.QueryRow(ctx, `
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO mail_settings (company_id, user_id, default_sharing, two_way_sync) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (company_id, user_id) DO NOTHING`,
+			companyID, userID, DefaultSettings.DefaultSharing, DefaultSettings.TwoWaySync); err != nil {
+			return err
+		}
+		var cur Settings
+		if err := tx.QueryRow(ctx, `
 			SELECT default_sharing, two_way_sync FROM mail_settings
 			WHERE company_id = $1 AND user_id = $2 FOR UPDATE`, companyID, userID).
-			Scan(&cur.DefaultSharing, &cur.TwoWaySync)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			Scan(&cur.DefaultSharing, &cur.TwoWaySync); err != nil {
 			return err
 		}
 		update(&cur)
 		return tx.QueryRow(ctx, `
-			INSERT INTO mail_settings (company_id, user_id, default_sharing, two_way_sync, update_time)
-			VALUES ($1, $2, $3, $4, now())
-			ON CONFLICT (company_id, user_id) DO UPDATE
-			SET default_sharing = EXCLUDED.default_sharing, two_way_sync = EXCLUDED.two_way_sync, update_time = now()
+			UPDATE mail_settings SET default_sharing = $3, two_way_sync = $4, update_time = now()
+			WHERE company_id = $1 AND user_id = $2
 			RETURNING default_sharing, two_way_sync, update_time`,
 			companyID, userID, cur.DefaultSharing, cur.TwoWaySync).
 			Scan(&out.DefaultSharing, &out.TwoWaySync, &out.UpdateTime)
