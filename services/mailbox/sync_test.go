@@ -1037,6 +1037,41 @@ func TestM6_WithoutTwoWayArchiveAndDeleteStayLocal(t *testing.T) {
 	}
 }
 
+// M6: a thread deleted while a folder's initial sync is unfinished does not
+// come back when that sync resumes. The initial sync fetches the UIDs of
+// its window that have no location; a deleted message's location stays,
+// without a message. (The locations went with the message, and the resumed
+// sync fetched the deleted mail again.)
+func TestM6_DeletedDuringInitialSyncStaysDeleted(t *testing.T) {
+	s := startSyncEnv(t)
+	me := s.u(t, owner)
+	keep := inbound("keep2@customer.test", "Keep me")
+	drop := inbound("drop2@customer.test", "Delete me while the sync is unfinished")
+	s.appendNow(t, "INBOX", keep, drop)
+	id := s.connectAlice(t, "INBOX")
+	s.synced(t, owner, id)
+	tDrop, _ := s.threadOf(t, drop.ID)
+	if _, err := s.mb.DeleteThread(me, &mailboxv1.DeleteThreadRequest{ThreadId: tDrop}); err != nil {
+		t.Fatal(err)
+	}
+	// The folder's initial sync is unfinished again (as when a crash or a
+	// lost lease stopped it): the next pass resumes it over the window.
+	if n := s.count(t, `WITH u AS (UPDATE sync_folders SET initial_done = false WHERE account_id = $1 AND name = 'INBOX' RETURNING 1)
+		SELECT count(*) FROM u`, id); n != 1 {
+		t.Fatalf("%d folders reset, want 1", n)
+	}
+	s.passes(t, id, 2)
+	if n := s.count(t, `SELECT count(*) FROM sync_folders WHERE account_id = $1 AND NOT initial_done`, id); n != 0 {
+		t.Fatal("the initial sync did not run again")
+	}
+	if _, ok := s.threadOf(t, drop.ID); ok {
+		t.Fatal("the deleted message came back")
+	}
+	if _, ok := s.threadOf(t, keep.ID); !ok {
+		t.Fatal("the kept message is gone")
+	}
+}
+
 // twoWayOn turns the owner's two-way setting on and returns the owner's context.
 func (s *syncEnv) twoWayOn(t testing.TB) context.Context {
 	t.Helper()
