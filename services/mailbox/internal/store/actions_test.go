@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,5 +190,46 @@ func waitForLockWaiter(t *testing.T, pool *pgxpool.Pool) {
 			t.Fatal("nothing waited for the test's lock")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An expunge takes the folder off a message's folders only when the
+// message has no other UID in that folder; the last one deletes it.
+func TestExpungeKeepsAFolderTheMessageIsStillIn(t *testing.T) {
+	st, pool := newStore(t, 2)
+	ctx := context.Background()
+	a := leasedAccount(t, st, pool)
+	m, err := mime.Parse(raw(1, 0), mime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Ingest(ctx, store.IngestParams{CompanyID: 1, UserID: 1, AccountID: a.ID, Folder: "INBOX", Msg: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The provider holds the message twice in INBOX (the same mail appended twice).
+	if _, err := pool.Exec(ctx, `INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
+		VALUES (1, $1, 'INBOX', 1, 1, $2), (1, $1, 'INBOX', 1, 2, $2)`, a.ID, res.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	folders := func() []string {
+		t.Helper()
+		var f []string
+		if err := pool.QueryRow(ctx, `SELECT coalesce((SELECT folders FROM messages WHERE id = $1), '{gone}')`, res.MessageID).Scan(&f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if _, err := st.Expunge(ctx, 1, a.ID, 1, "w", "INBOX", []uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	if f := folders(); !slices.Equal(f, []string{"INBOX"}) {
+		t.Fatalf("folders %v after one of two UIDs was expunged, want [INBOX]", f)
+	}
+	if _, err := st.Expunge(ctx, 1, a.ID, 1, "w", "INBOX", []uint32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if f := folders(); !slices.Equal(f, []string{"gone"}) {
+		t.Fatalf("folders %v after the last UID was expunged, want the message deleted", f)
 	}
 }

@@ -429,11 +429,15 @@ func (s *Store) Expunge(ctx context.Context, companyID, accountID, userID int64,
 			return err
 		}
 		res.Locations = len(msgs)
-		// The folder leaves the message's list; a message with no location
-		// left is deleted with what hangs off it.
+		// The folder leaves the message's list unless the message is still
+		// there (another UID of it, or another account's folder of the same
+		// name); a message with no location left is deleted with what hangs
+		// off it.
 		if _, err := tx.Exec(ctx, `UPDATE messages SET folders = array_remove(folders, $3)
 			WHERE company_id = $1 AND id = ANY($2) AND EXISTS (SELECT 1 FROM message_locations l
-				WHERE l.company_id = messages.company_id AND l.message_id = messages.id)`,
+				WHERE l.company_id = messages.company_id AND l.message_id = messages.id)
+			  AND NOT EXISTS (SELECT 1 FROM message_locations l
+				WHERE l.company_id = messages.company_id AND l.message_id = messages.id AND l.folder = $3)`,
 			companyID, msgs, folder); err != nil {
 			return err
 		}
