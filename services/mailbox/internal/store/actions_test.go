@@ -90,18 +90,7 @@ func TestApplySeenCountsMessageAddedWhileItWaited(t *testing.T) {
 	st, pool := newStore(t, 4)
 	ctx := context.Background()
 	a := leasedAccount(t, st, pool)
-	m, err := mime.Parse(raw(1, 0), mime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Ingest(ctx, store.IngestParams{CompanyID: 1, UserID: 1, AccountID: a.ID, Folder: "INBOX", Msg: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
-		VALUES (1, $1, 'INBOX', 1, 1, $2)`, a.ID, res.MessageID); err != nil {
-		t.Fatal(err)
-	}
+	res := ingestAt(t, st, pool, a, 1)
 
 	// An ingest in flight: it holds the thread's row and adds an unseen message.
 	tx, err := pool.Begin(ctx)
@@ -136,6 +125,28 @@ func TestApplySeenCountsMessageAddedWhileItWaited(t *testing.T) {
 	if read || unseen != 1 {
 		t.Fatalf("thread read=%v with %d unseen messages, want unread with 1", read, unseen)
 	}
+}
+
+// ingestAt ingests alice's first message into INBOX of account a and
+// records it at these UIDs (UIDVALIDITY 1), as the sync would.
+func ingestAt(t *testing.T, st *store.Store, pool *pgxpool.Pool, a store.Account, uids ...int) store.IngestResult {
+	t.Helper()
+	ctx := context.Background()
+	m, err := mime.Parse(raw(1, 0), mime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Ingest(ctx, store.IngestParams{CompanyID: 1, UserID: 1, AccountID: a.ID, Folder: "INBOX", Msg: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range uids {
+		if _, err := pool.Exec(ctx, `INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
+			VALUES (1, $1, 'INBOX', 1, $2, $3)`, a.ID, uid, res.MessageID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res
 }
 
 // leasedAccount creates alice's account of company 1, its sync lease held by "w".
@@ -199,19 +210,8 @@ func TestExpungeKeepsAFolderTheMessageIsStillIn(t *testing.T) {
 	st, pool := newStore(t, 2)
 	ctx := context.Background()
 	a := leasedAccount(t, st, pool)
-	m, err := mime.Parse(raw(1, 0), mime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := st.Ingest(ctx, store.IngestParams{CompanyID: 1, UserID: 1, AccountID: a.ID, Folder: "INBOX", Msg: m})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The provider holds the message twice in INBOX (the same mail appended twice).
-	if _, err := pool.Exec(ctx, `INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
-		VALUES (1, $1, 'INBOX', 1, 1, $2), (1, $1, 'INBOX', 1, 2, $2)`, a.ID, res.MessageID); err != nil {
-		t.Fatal(err)
-	}
+	res := ingestAt(t, st, pool, a, 1, 2)
 	folders := func() []string {
 		t.Helper()
 		var f []string
