@@ -249,6 +249,22 @@ func TestS1_InitialSyncWindowAndFolders(t *testing.T) {
 	if th := s.thread(t, owner, t1); th.GetRead() {
 		t.Fatal("an unseen message should be unread")
 	}
+
+	// The window extended to a month (S1): the older mail is synced now.
+	if _, err := s.mb.UpdateMailAccount(s.u(t, owner), &mailboxv1.UpdateMailAccountRequest{
+		MailAccount: &mailboxv1.MailAccount{Id: id, SyncOptions: &mailboxv1.SyncOptions{
+			InitialWindow: mailboxv1.SyncWindow_SYNC_WINDOW_1_MONTH}},
+		UpdateMask: mask("sync_options")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the older mail after the window was extended", func() bool {
+		_, ok1 := s.threadOf(t, old1.ID)
+		_, ok2 := s.threadOf(t, old2.ID)
+		return ok1 && ok2
+	})
+	if n := s.count(t, `SELECT count(*) FROM messages`); n != 6 {
+		t.Fatalf("%d messages after the window was extended, want 6", n)
+	}
 }
 
 func TestS6_SyncStatusReportsProgress(t *testing.T) {
@@ -1272,6 +1288,23 @@ func TestS1_OnlyKnownContacts(t *testing.T) {
 	waitFor(t, "the contact's new message", func() bool { _, ok := s.threadOf(t, laterKnown.ID); return ok })
 	if n := s.count(t, `SELECT count(*) FROM messages`); n != 2 {
 		t.Fatalf("%d messages, want the contact's 2", n)
+	}
+
+	// The filter turned off: what it left out is synced now, once.
+	a.Id, a.SyncOptions.OnlyKnownContacts = id, false
+	if _, err := s.mb.UpdateMailAccount(s.u(t, owner), &mailboxv1.UpdateMailAccountRequest{MailAccount: a,
+		UpdateMask: mask("sync_options")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the strangers' messages after the filter was turned off", func() bool {
+		return s.count(t, `SELECT count(*) FROM messages`) == 4
+	})
+	s.passes(t, id, 1)
+	if n := s.count(t, `SELECT count(*) FROM messages`); n != 4 {
+		t.Fatalf("%d messages, want 4", n)
+	}
+	if f := inboxOf(s.account(t, owner, id).GetSyncStatus()); f.GetMessagesDone() != 4 || f.GetMessagesTotal() != 4 {
+		t.Fatalf("INBOX status %v, want 4 of 4", f)
 	}
 }
 

@@ -242,6 +242,7 @@ func (s *session) knownOnly(ctx context.Context, params []store.IngestParams, it
 	for i := range items {
 		if items[i].index >= 0 {
 			items[i].index = remap[items[i].index]
+			items[i].filtered = items[i].index < 0
 		}
 	}
 	return kept, items, nil

@@ -35,8 +35,9 @@ const maxBatchBytes = 64 << 20
 // when the message is not stored here (too large, unparsable, or not from
 // a known contact).
 type fetched struct {
-	uid   imap.UID
-	index int
+	uid      imap.UID
+	index    int
+	filtered bool // left out by the known-contacts filter
 }
 
 // batch is a fetched and parsed batch, ready to store.
@@ -187,7 +188,7 @@ func (s *session) fetchBatch(st *store.FolderState, uids, skip []imap.UID) (batc
 	parsed, errs := parseAll(msgs, body)
 	b.parse = time.Since(t1)
 	for _, u := range skip {
-		b.items = append(b.items, fetched{u, -1})
+		b.items = append(b.items, fetched{uid: u, index: -1})
 	}
 	for i, fm := range msgs {
 		if errs[i] != nil {
@@ -195,10 +196,10 @@ func (s *session) fetchBatch(st *store.FolderState, uids, skip []imap.UID) (batc
 			s.m.metrics.errors.WithLabelValues("parse").Inc()
 			s.log.Warn("a message cannot be parsed and is skipped", zap.String("folder", st.Name),
 				zap.Uint32("uid", uint32(fm.UID)), zap.Int("size", len(fm.FindBodySection(body))), zap.Error(errs[i]))
-			b.items = append(b.items, fetched{fm.UID, -1})
+			b.items = append(b.items, fetched{uid: fm.UID, index: -1})
 			continue
 		}
-		b.items = append(b.items, fetched{fm.UID, len(b.params)})
+		b.items = append(b.items, fetched{uid: fm.UID, index: len(b.params)})
 		b.params = append(b.params, store.IngestParams{
 			CompanyID: s.la.CompanyID, UserID: s.la.UserID, AccountID: s.la.ID, Folder: st.Name, Msg: parsed[i],
 			Seen: slices.Contains(fm.Flags, imap.FlagSeen), ReceivedAt: fm.InternalDate,
@@ -250,7 +251,7 @@ func (s *session) storeBatch(ctx context.Context, st *store.FolderState, b batch
 			Folder: st.Name, UIDValidity: st.UIDValidity}
 		stored, dup = 0, 0
 		for _, it := range items {
-			loc := store.Location{UID: uint32(it.uid)}
+			loc := store.Location{UID: uint32(it.uid), Filtered: it.filtered}
 			if it.index >= 0 {
 				loc.MessageID = res[it.index].MessageID
 				if res[it.index].Duplicate {

@@ -133,6 +133,23 @@ func (s *Store) UpdateAccount(ctx context.Context, companyID, userID, id int64, 
 		if err != nil {
 			return err
 		}
+		// A longer window, or the known-contacts filter turned off, widens
+		// what the initial sync takes (S1): it runs again over the folders,
+		// fetching what it has not looked at (with the filter off, also what
+		// the filter left out).
+		filterOff := prev.OnlyKnownContacts && !out.OnlyKnownContacts
+		if filterOff {
+			if _, err := tx.Exec(ctx, `DELETE FROM message_locations WHERE company_id = $1 AND account_id = $2 AND filtered`,
+				companyID, id); err != nil {
+				return err
+			}
+		}
+		if out.SyncWindow > prev.SyncWindow || filterOff {
+			if _, err := tx.Exec(ctx, `UPDATE sync_folders SET initial_done = false WHERE company_id = $1 AND account_id = $2`,
+				companyID, id); err != nil {
+				return err
+			}
+		}
 		// A new secret (or new connection settings) ends NEEDS_REAUTH and any
 		// backoff: the account is synced again at once (S1).
 		if sec.Set || out.IMAP != prev.IMAP || out.Username != prev.Username || out.AuthKind != prev.AuthKind {

@@ -224,10 +224,11 @@ type FolderUpdate struct {
 }
 
 // Location is where a message is at the provider; MessageID 0 marks a UID
-// that is not stored here.
+// that is not stored here, Filtered one the known-contacts filter left out.
 type Location struct {
 	UID       uint32
 	MessageID int64
+	Filtered  bool
 }
 
 // SyncStep is one committed step of a folder's sync: the locations of the
@@ -251,15 +252,16 @@ func CommitStep(ctx context.Context, tx pgx.Tx, st SyncStep) error {
 	if len(st.Locations) > 0 {
 		uids := make([]int64, len(st.Locations))
 		msgs := make([]int64, len(st.Locations))
+		filtered := make([]bool, len(st.Locations))
 		for i, l := range st.Locations {
-			uids[i], msgs[i] = int64(l.UID), l.MessageID
+			uids[i], msgs[i], filtered[i] = int64(l.UID), l.MessageID, l.Filtered
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id)
-			SELECT $1, $2, $3, $4, u, NULLIF(m, 0) FROM unnest($5::bigint[], $6::bigint[]) AS x(u, m)
+			INSERT INTO message_locations (company_id, account_id, folder, uid_validity, uid, message_id, filtered)
+			SELECT $1, $2, $3, $4, u, NULLIF(m, 0), f FROM unnest($5::bigint[], $6::bigint[], $7::boolean[]) AS x(u, m, f)
 			ON CONFLICT (company_id, account_id, folder, uid) DO UPDATE SET message_id = EXCLUDED.message_id,
-				uid_validity = EXCLUDED.uid_validity`,
-			st.CompanyID, st.AccountID, st.Folder, int64(st.UIDValidity), uids, msgs); err != nil {
+				uid_validity = EXCLUDED.uid_validity, filtered = EXCLUDED.filtered`,
+			st.CompanyID, st.AccountID, st.Folder, int64(st.UIDValidity), uids, msgs, filtered); err != nil {
 			return err
 		}
 	}
