@@ -3,6 +3,7 @@ package imapsync
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 
 	"github.com/emersion/go-imap/v2"
@@ -168,7 +169,12 @@ func (s *session) destination(attr imap.MailboxAttr, fallback string) (string, e
 	return fallback, nil
 }
 
+// isNetErr reports a broken connection (retry the pass later) as opposed
+// to the provider refusing a command (a failed attempt of the action).
+// go-imap ends the commands in flight on a lost connection with
+// io.ErrUnexpectedEOF, which is no net.Error.
 func isNetErr(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne)
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed)
 }

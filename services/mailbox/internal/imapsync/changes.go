@@ -16,7 +16,7 @@ import (
 func (s *session) flags(ctx context.Context, sel *imap.SelectData, st *store.FolderState) error {
 	seen := map[uint32]bool{}
 	switch {
-	case s.condstore && st.HighestModSeq > 0:
+	case s.condstore && sel.HighestModSeq > 0 && st.HighestModSeq > 0:
 		if sel.HighestModSeq <= st.HighestModSeq {
 			return nil
 		}
@@ -31,9 +31,11 @@ func (s *session) flags(ctx context.Context, sel *imap.SelectData, st *store.Fol
 				seen[uint32(m.UID)] = slices.Contains(m.Flags, imap.FlagSeen)
 			}
 		}
-	case s.condstore:
+	case s.condstore && sel.HighestModSeq > 0:
 		// The server had no HIGHESTMODSEQ before: start from now on.
 	default:
+		// No CONDSTORE, or a mailbox without mod-sequences (NOMODSEQ):
+		// the bounded rescan.
 		stored, err := s.m.store.FolderStoredUIDs(ctx, s.la.CompanyID, s.la.ID, st.Name, flagRescan)
 		if err != nil || len(stored) == 0 {
 			return err

@@ -144,18 +144,20 @@ func DialIMAP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*i
 	if err != nil {
 		return nil, fmt.Errorf("imap: connect %s: %w", ep.Addr(), err)
 	}
+	// Closing the connection when ctx ends ends a STARTTLS or a login stuck
+	// on a silent server.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	io := &imapclient.Options{TLSConfig: o.tlsConfig(ep.Host), UnilateralDataHandler: o.UnilateralDataHandler}
 	var c *imapclient.Client
 	if ep.Security == StartTLS {
 		if c, err = imapclient.NewStartTLS(conn, io); err != nil {
+			conn.Close()
 			return nil, fmt.Errorf("imap: starttls %s: %w", ep.Addr(), err)
 		}
 	} else {
 		c = imapclient.New(conn, io)
 	}
-	// Closing the connection ends a login stuck on a silent server.
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("imap: greeting from %s: %w", ep.Addr(), err)
@@ -177,18 +179,24 @@ func DialIMAP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*i
 }
 
 // isIMAPAuthFailure: a tagged NO to LOGIN or AUTHENTICATE is the server
-// refusing the credentials (RFC 5530 AUTHENTICATIONFAILED, or a bare NO from
-// servers without response codes); UNAVAILABLE is a server-side outage.
+// refusing the credentials when it says so (RFC 5530 AUTHENTICATIONFAILED,
+// AUTHORIZATIONFAILED, EXPIRED; CONTACTADMIN and PRIVACYREQUIRED, which
+// the user must act on too) or says nothing (servers without response
+// codes). Any other code is temporary: UNAVAILABLE, SERVERBUG, INUSE and
+// LIMIT ("too many connections") clear up on their own, and marking the
+// account NEEDS_REAUTH for them would stop its sync until the user typed
+// the same password again.
 func isIMAPAuthFailure(err error) bool {
 	var ie *imap.Error
 	if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo {
 		return false
 	}
 	switch ie.Code {
-	case imap.ResponseCodeUnavailable, imap.ResponseCodeServerBug:
-		return false
+	case "", imap.ResponseCodeAuthenticationFailed, imap.ResponseCodeAuthorizationFailed, imap.ResponseCodeExpired,
+		imap.ResponseCodeContactAdmin, imap.ResponseCodePrivacyRequired:
+		return true
 	}
-	return true
+	return false
 }
 
 // DialSMTP connects to a submission server, says EHLO, upgrades with
@@ -199,6 +207,10 @@ func DialSMTP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*s
 	if err != nil {
 		return nil, fmt.Errorf("smtp: connect %s: %w", ep.Addr(), err)
 	}
+	// Closing the connection when ctx ends ends a STARTTLS or a login stuck
+	// on a silent server.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	var c *smtp.Client
 	if ep.Security == StartTLS {
 		if c, err = smtp.NewClientStartTLS(conn, o.tlsConfig(ep.Host)); err != nil {
@@ -208,8 +220,6 @@ func DialSMTP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*s
 	} else {
 		c = smtp.NewClient(conn)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	if err := c.Hello("localhost"); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("smtp: hello %s: %w", ep.Addr(), err)

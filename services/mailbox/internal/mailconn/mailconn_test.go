@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,4 +166,87 @@ func TestDialIMAPWithXOAuth2(t *testing.T) {
 
 	_, err = mailconn.DialIMAP(ctx, ep, mailconn.Credentials{Username: "ann@acme.test", Secret: "ya29.expired-token", Kind: mailconn.XOAuth2}, mailconn.Options{})
 	refused(t, err, "ya29.expired-token")
+}
+
+// A server that greets and then never answers STARTTLS does not hold the
+// dial past its context: the connection is closed when the context ends
+// (the sync worker's shutdown waits for its dials).
+func TestDialGivesUpOnASilentStartTLS(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		greeting string
+		dial     func(ctx context.Context, ep mailconn.Endpoint) error
+	}{
+		{"imap", "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n", func(ctx context.Context, ep mailconn.Endpoint) error {
+			_, err := mailconn.DialIMAP(ctx, ep, mailconn.Credentials{Username: "ann", Secret: "pw"}, mailconn.Options{})
+			return err
+		}},
+		{"smtp", "220 silent ESMTP\r\n", func(ctx context.Context, ep mailconn.Endpoint) error {
+			_, err := mailconn.DialSMTP(ctx, ep, mailconn.Credentials{Username: "ann", Secret: "pw"}, mailconn.Options{})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := silentServer(t, tt.greeting)
+			ep := endpoint(t, addr)
+			ep.Security = mailconn.StartTLS
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tt.dial(ctx, ep) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("a dial to a silent server succeeded")
+				}
+			case <-time.After(30 * time.Second): // a liveness bound, not a speed assertion
+				t.Fatal("the dial was still waiting 30 s after its context ended")
+			}
+		})
+	}
+}
+
+// silentServer accepts connections on loopback, sends greeting, answers
+// SMTP's EHLO with STARTTLS on offer, and then never answers anything.
+func silentServer(t *testing.T, greeting string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				_, _ = c.Write([]byte(greeting))
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(strings.ToUpper(string(buf[:n])), "EHLO") {
+						_, _ = c.Write([]byte("250-silent\r\n250 STARTTLS\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
