@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,8 +155,14 @@ type syncEnv struct {
 
 func startSyncEnv(t *testing.T, extra ...string) *syncEnv {
 	t.Helper()
+	return startSyncEnvWith(t, nil, extra...)
+}
+
+// startSyncEnvWith is startSyncEnv with options for the Dovecot.
+func startSyncEnvWith(t *testing.T, dvOpts []dovecottest.Option, extra ...string) *syncEnv {
+	t.Helper()
 	pass := randomPassword()
-	dv := dovecottest.Start(t, dovecottest.WithUser("alice", pass))
+	dv := dovecottest.Start(t, append([]dovecottest.Option{dovecottest.WithUser("alice", pass)}, dvOpts...)...)
 	e := start(t, append(slices.Clone(fastSync), extra...)...)
 	return &syncEnv{env: e, dv: dv, pass: pass}
 }
@@ -1085,6 +1092,55 @@ func TestM6_DeletedDuringInitialSyncStaysDeleted(t *testing.T) {
 	}
 	if _, ok := s.threadOf(t, keep.ID); !ok {
 		t.Fatal("the kept message is gone")
+	}
+}
+
+// M6 two-way: a provider that will not create the archive (here Dovecot
+// with no right to create mailboxes, as on servers whose mailboxes must sit
+// under "INBOX.") fails the archive's move, which the status shows; the
+// account's sync goes on. (The refusal used to fail every pass before its
+// folders were looked at: no new mail, for good.)
+func TestM6_TwoWayArchiveRefusedByProviderKeepsSyncing(t *testing.T) {
+	s := startSyncEnvWith(t, []dovecottest.Option{dovecottest.WithConfig(`mail_plugins = $mail_plugins acl
+plugin {
+  acl = vfile:%[1]s/global-acl
+  acl_globals_only = yes
+}
+namespace inbox {
+  mailbox Archive {
+    auto = no
+  }
+}`)})
+	// Every right but creating and deleting mailboxes and administering ACLs.
+	if err := os.WriteFile(filepath.Join(s.dv.Dir, "global-acl"), []byte("* owner lrwstipe\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	me := s.twoWayOn(t)
+	keep := inbound("keep3@customer.test", "Archive me, if the provider lets you")
+	s.appendNow(t, "INBOX", keep)
+	id := s.connectAlice(t, "INBOX")
+	s.synced(t, owner, id)
+	tKeep, _ := s.threadOf(t, keep.ID)
+	if _, err := s.mb.UpdateThread(me, &mailboxv1.UpdateThreadRequest{Thread: &mailboxv1.Thread{Id: tKeep, Archived: true},
+		UpdateMask: mask("archived")}); err != nil {
+		t.Fatal(err)
+	}
+	var st *mailboxv1.SyncStatus
+	waitFor(t, "the refused move in the status", func() bool {
+		st = s.account(t, owner, id).GetSyncStatus()
+		return st.GetLastProviderActionError() != ""
+	})
+	if !strings.Contains(st.GetLastProviderActionError(), "NOPERM") || st.GetLastProviderActionErrorTime() == nil {
+		t.Fatalf("status %v: want the provider's refusal", st)
+	}
+	later := inbound("later3@customer.test", "New mail after the refusal")
+	s.appendNow(t, "INBOX", later)
+	waitFor(t, "new mail after the refused move", func() bool { _, ok := s.threadOf(t, later.ID); return ok })
+	if !s.at(t, "INBOX", keep.ID) {
+		t.Fatal("the message left INBOX at the provider")
+	}
+	if th := s.thread(t, owner, tKeep); !th.GetArchived() {
+		t.Fatalf("the thread is no longer archived here: %v", th)
 	}
 }
 

@@ -36,6 +36,7 @@ type options struct {
 	format     string
 	users      [][2]string
 	introspect string
+	extra      []string
 }
 
 // WithUser adds a user before the server starts (AddUser works later too).
@@ -49,6 +50,12 @@ func WithUser(name, pass string) Option {
 // {"active": true, "username": U} for a token of user U (users must still be
 // added, for their mail).
 func WithOAuth2(url string) Option { return func(o *options) { o.introspect = url } }
+
+// WithConfig appends settings to the server's configuration; %[1]s in them
+// is the server's directory.
+func WithConfig(settings string) Option {
+	return func(o *options) { o.extra = append(o.extra, settings) }
+}
 
 // WithMailFormat chooses the mailbox format: "mdbox" (default: fastest
 // APPEND), "sdbox" or "maildir" (tests may drop files into new/).
@@ -127,7 +134,7 @@ func start(t testing.TB, bin string, o options) (*Server, error) {
 		return nil, err
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := s.writeConfig(port, o.format, o.introspect); err != nil {
+	if err := s.writeConfig(port, o.format, o.introspect, o.extra); err != nil {
 		return nil, err
 	}
 	for _, u := range o.users {
@@ -165,7 +172,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (s *Server) writeConfig(port int, format, introspect string) error {
+func (s *Server) writeConfig(port int, format, introspect string, settings []string) error {
 	var location string
 	switch format {
 	case "maildir":
@@ -224,6 +231,9 @@ service auth-worker {
 	}
 	if err := os.WriteFile(filepath.Join(s.Dir, "users"), nil, 0o644); err != nil {
 		return err
+	}
+	for _, x := range settings {
+		extra += fmt.Sprintf(x, s.Dir) + "\n"
 	}
 	mechanisms := "plain login"
 	if introspect != "" {

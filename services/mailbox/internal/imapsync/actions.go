@@ -47,11 +47,19 @@ func (s *session) performActions(ctx context.Context) error {
 	return nil
 }
 
-// moveTo moves the action's UID to the mailbox of a special use.
+// moveTo moves the action's UID to the mailbox of a special use. A
+// provider that will not create that mailbox (no right to create one, a
+// namespace that wants another name) fails this action, not the pass: the
+// account's sync goes on.
 func (s *session) moveTo(ctx context.Context, mv *mover, a store.ProviderAction, kind string, attr imap.MailboxAttr, fallback string) error {
 	dest, err := s.destination(attr, fallback)
 	if err != nil {
-		return err
+		if isNetErr(err) {
+			return err
+		}
+		s.failAction(ctx, s.log.With(zap.String("action", kind), zap.String("folder", a.Folder), zap.Uint32("uid", a.UID),
+			zap.String("dest", fallback)), a, kind, err)
+		return nil
 	}
 	return mv.move(ctx, a, kind, dest)
 }
