@@ -1103,7 +1103,7 @@ func TestM6_DeletedDuringInitialSyncStaysDeleted(t *testing.T) {
 func TestM6_TwoWayArchiveRefusedByProviderKeepsSyncing(t *testing.T) {
 	s := startSyncEnvWith(t, []dovecottest.Option{dovecottest.WithConfig(`mail_plugins = $mail_plugins acl
 plugin {
-  acl = vfile:%[1]s/global-acl
+  acl = vfile:{dir}/global-acl
   acl_globals_only = yes
 }
 namespace inbox {
@@ -1121,15 +1121,7 @@ namespace inbox {
 	id := s.connectAlice(t, "INBOX")
 	s.synced(t, owner, id)
 	tKeep, _ := s.threadOf(t, keep.ID)
-	if _, err := s.mb.UpdateThread(me, &mailboxv1.UpdateThreadRequest{Thread: &mailboxv1.Thread{Id: tKeep, Archived: true},
-		UpdateMask: mask("archived")}); err != nil {
-		t.Fatal(err)
-	}
-	var st *mailboxv1.SyncStatus
-	waitFor(t, "the refused move in the status", func() bool {
-		st = s.account(t, owner, id).GetSyncStatus()
-		return st.GetLastProviderActionError() != ""
-	})
+	st := s.archiveRefused(t, me, id, tKeep)
 	if !strings.Contains(st.GetLastProviderActionError(), "NOPERM") || st.GetLastProviderActionErrorTime() == nil {
 		t.Fatalf("status %v: want the provider's refusal", st)
 	}
@@ -1142,6 +1134,46 @@ namespace inbox {
 	if th := s.thread(t, owner, tKeep); !th.GetArchived() {
 		t.Fatalf("the thread is no longer archived here: %v", th)
 	}
+}
+
+// M6 two-way on a server without MOVE and UIDPLUS: moving one message
+// would take COPY, STORE \Deleted and a plain EXPUNGE, which would also
+// expunge other mail the user marked deleted but kept. The move is refused
+// with that reason in the status, and the other mail stays.
+func TestM6_TwoWayWithoutMoveOrUIDPlusExpungesNothingElse(t *testing.T) {
+	s := startSyncEnvWith(t, []dovecottest.Option{dovecottest.WithConfig(`imap_capability = IMAP4rev1 SASL-IR LITERAL+ ` +
+		`ID ENABLE IDLE NAMESPACE SPECIAL-USE CREATE-SPECIAL-USE CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN SORT`)})
+	me := s.twoWayOn(t)
+	keep := inbound("keep4@customer.test", "Archive me")
+	kept := inbound("kept4@customer.test", "Marked deleted at the provider, not expunged")
+	s.appendNow(t, "INBOX", keep)
+	appendAt(t, s.dv, "alice", s.pass, "INBOX", time.Now().Add(-time.Hour), []imap.Flag{imap.FlagDeleted}, kept.raw())
+	id := s.connectAlice(t, "INBOX")
+	s.synced(t, owner, id)
+	tKeep, _ := s.threadOf(t, keep.ID)
+	st := s.archiveRefused(t, me, id, tKeep)
+	if !strings.Contains(st.GetLastProviderActionError(), "neither MOVE nor UIDPLUS") {
+		t.Fatalf("status %v: want the missing MOVE named", st)
+	}
+	if !s.at(t, "INBOX", kept.ID) || !s.at(t, "INBOX", keep.ID) {
+		t.Fatal("mail left INBOX at the provider")
+	}
+}
+
+// archiveRefused archives a thread and waits until the account's status
+// shows the provider's refusal of the move; it returns that status.
+func (s *syncEnv) archiveRefused(t *testing.T, me context.Context, id, thread int64) *mailboxv1.SyncStatus {
+	t.Helper()
+	if _, err := s.mb.UpdateThread(me, &mailboxv1.UpdateThreadRequest{Thread: &mailboxv1.Thread{Id: thread, Archived: true},
+		UpdateMask: mask("archived")}); err != nil {
+		t.Fatal(err)
+	}
+	var st *mailboxv1.SyncStatus
+	waitFor(t, "the refused move in the status", func() bool {
+		st = s.account(t, owner, id).GetSyncStatus()
+		return st.GetLastProviderActionError() != ""
+	})
+	return st
 }
 
 // twoWayOn turns the owner's two-way setting on and returns the owner's context.

@@ -51,7 +51,7 @@ func WithUser(name, pass string) Option {
 // added, for their mail).
 func WithOAuth2(url string) Option { return func(o *options) { o.introspect = url } }
 
-// WithConfig appends settings to the server's configuration; %[1]s in them
+// WithConfig appends settings to the server's configuration; {dir} in them
 // is the server's directory.
 func WithConfig(settings string) Option {
 	return func(o *options) { o.extra = append(o.extra, settings) }
@@ -233,7 +233,7 @@ service auth-worker {
 		return err
 	}
 	for _, x := range settings {
-		extra += fmt.Sprintf(x, s.Dir) + "\n"
+		extra += strings.ReplaceAll(x, "{dir}", s.Dir) + "\n"
 	}
 	mechanisms := "plain login"
 	if introspect != "" {

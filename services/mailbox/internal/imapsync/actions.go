@@ -17,6 +17,10 @@ import (
 // provider keeps the message where it is).
 const maxActionAttempts = 5
 
+// errNoSafeMove: the server offers neither MOVE nor UIDPLUS, so a move
+// could only end with an EXPUNGE of the whole folder's deleted mail.
+var errNoSafeMove = errors.New("the server supports neither MOVE nor UIDPLUS: moving one message would expunge every message marked deleted in its folder")
+
 // performActions mirrors archive, unarchive and delete to the provider
 // (M6): UID MOVE to the special-use \Archive or \Trash mailbox (else one
 // named Archive or Trash, created when missing), and from the archive back
@@ -127,6 +131,12 @@ func (mv *mover) move(ctx context.Context, a store.ProviderAction, kind, dest st
 	}
 	if a.Folder == dest {
 		return s.m.store.CompleteAction(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, a, dest, mv.validity, a.UID)
+	}
+	if caps := s.c.Caps(); !caps.Has(imap.CapMove) && !caps.Has(imap.CapUIDPlus) {
+		// go-imap would move by COPY, STORE \Deleted and a plain EXPUNGE,
+		// which expunges every message of the folder marked \Deleted.
+		s.failAction(ctx, log, a, kind, errNoSafeMove)
+		return nil
 	}
 	data, err := s.c.Move(imap.UIDSetNum(imap.UID(a.UID)), dest).Wait()
 	if err != nil {
