@@ -502,6 +502,49 @@ func TestS1_UIDValidityChangeResyncsWithoutDuplicates(t *testing.T) {
 	}
 }
 
+// S1/S3: a message moved at the provider from one synced folder to another
+// keeps its message, thread, sharing and links here, whichever folder the
+// pass looks at first. (The first folder's expunge check deleted it before
+// the second found it, and it came back as a new message in a new thread,
+// private and unlinked.)
+func TestS1_MessageMovedBetweenSyncedFoldersKeepsItsThread(t *testing.T) {
+	s := startSyncEnv(t)
+	c := s.dv.Login(t, "alice", s.pass)
+	if err := c.Create("Projects", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Logout().Wait()
+	m := inbound("moved@customer.test", "Filed in Projects, then back to INBOX")
+	s.appendNow(t, "Projects", m)
+	// INBOX is synced last in a pass: the move from Projects to INBOX is the
+	// order that deleted.
+	id := s.connectAlice(t, "INBOX", "Projects")
+	s.synced(t, owner, id)
+	thread, _ := s.threadOf(t, m.ID)
+	if _, err := s.mb.ShareThreads(s.u(t, owner), &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{thread}}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.count(t, `SELECT id FROM messages WHERE internet_message_id = $1`, m.ID)
+
+	s.dv.Doveadm(t, "move", "-u", "alice", "INBOX", "mailbox", "Projects", "HEADER", "Message-ID", m.ID)
+	waitFor(t, "the message's location in INBOX", func() bool {
+		return s.count(t, `SELECT count(*) FROM message_locations WHERE folder = 'INBOX' AND message_id IS NOT NULL`) == 1
+	})
+	s.passes(t, id, 2)
+	if n := s.count(t, `SELECT count(*) FROM messages`); n != 1 {
+		t.Fatalf("%d messages, want the one moved", n)
+	}
+	if after := s.count(t, `SELECT id FROM messages WHERE internet_message_id = $1`, m.ID); after != before {
+		t.Fatalf("message %d became %d: it was deleted and stored again", before, after)
+	}
+	if th := s.thread(t, owner, thread); !th.GetShared() {
+		t.Fatalf("thread %v is no longer shared", th)
+	}
+	if n := s.count(t, `SELECT count(*) FROM message_locations WHERE folder = 'Projects'`); n != 0 {
+		t.Fatalf("%d locations left in Projects", n)
+	}
+}
+
 // S1: a folder deleted and created again at the provider has a new
 // UIDVALIDITY and, here, every old message under another UID (a new
 // message took UID 1 and the old ones were copied in reverse order). The

@@ -73,9 +73,12 @@ func (s *session) flags(ctx context.Context, sel *imap.SelectData, st *store.Fol
 }
 
 // expunges finds the folder's locations whose UID is gone at the provider
-// and deletes them here (M6): UID SEARCH over the locations' range, compared
-// with the locations. Locations waiting for a two-way move are left alone.
-func (s *session) expunges(ctx context.Context, log *zap.Logger, folder string, have []uint32) error {
+// (UID SEARCH over the locations' range, compared with the locations) and
+// leaves them for applyExpunges, after every folder of the pass: a message
+// moved at the provider from this folder to one synced later in the pass
+// is then found there first (stored once, S3) and keeps its thread, links
+// and sharing, instead of being deleted here and stored again as new.
+func (s *session) expunges(folder string, log *zap.Logger, have []uint32) error {
 	if len(have) == 0 {
 		return nil
 	}
@@ -89,9 +92,33 @@ func (s *session) expunges(ctx context.Context, log *zap.Logger, folder string, 
 			gone = append(gone, u)
 		}
 	}
-	if len(gone) == 0 {
-		return nil
+	if len(gone) > 0 {
+		s.gone = append(s.gone, goneUIDs{folder: folder, log: log, uids: gone})
 	}
+	return nil
+}
+
+// goneUIDs are a folder's UIDs expunged at the provider.
+type goneUIDs struct {
+	folder string
+	log    *zap.Logger
+	uids   []uint32
+}
+
+// applyExpunges deletes here what the pass found expunged at the provider
+// (M6); locations waiting for a two-way move are left alone.
+func (s *session) applyExpunges(ctx context.Context) error {
+	for len(s.gone) > 0 {
+		g := s.gone[0]
+		if err := s.applyExpunge(ctx, g.log, g.folder, g.uids); err != nil {
+			return err
+		}
+		s.gone = s.gone[1:]
+	}
+	return nil
+}
+
+func (s *session) applyExpunge(ctx context.Context, log *zap.Logger, folder string, gone []uint32) error {
 	res, err := s.m.store.Expunge(ctx, s.la.CompanyID, s.la.ID, s.la.UserID, s.m.cfg.Owner, folder, gone)
 	if err != nil {
 		return err

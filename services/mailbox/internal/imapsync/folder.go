@@ -82,7 +82,7 @@ func (s *session) syncFolder(ctx context.Context, name string) error {
 	if err := s.flags(ctx, sel, &st); err != nil {
 		return err
 	}
-	if err := s.expunges(ctx, log, name, have); err != nil {
+	if err := s.expunges(name, log, have); err != nil {
 		return err
 	}
 	return s.m.store.UpdateFolder(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner, name, store.FolderUpdate{Success: true})

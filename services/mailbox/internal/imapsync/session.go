@@ -55,6 +55,7 @@ type session struct {
 	listed    []*imap.ListData
 	resolved  bool            // folders listed at least once
 	missing   map[string]bool // folder options not found at the last LIST
+	gone      []goneUIDs      // found expunged during the pass, applied at its end
 }
 
 func (s *session) close() {
@@ -190,11 +191,15 @@ func (s *session) pass(ctx context.Context) error {
 	if err := s.performActions(ctx); err != nil {
 		return err
 	}
+	s.gone = nil
 	for _, f := range s.folders {
 		if err := s.syncFolder(ctx, f); err != nil {
 			s.folderError(ctx, f, err)
 			return err
 		}
+	}
+	if err := s.applyExpunges(ctx); err != nil {
+		return err
 	}
 	if _, err := s.m.store.RecordSync(ctx, s.la.CompanyID, s.la.ID, s.m.cfg.Owner,
 		store.SyncOutcome{State: store.SyncSynced, Success: true}); err != nil {
