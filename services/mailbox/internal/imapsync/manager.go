@@ -284,7 +284,8 @@ func (m *Manager) runAccount(ctx context.Context, la *store.LeasedAccount) {
 		log.Info("mail account released (shutdown)")
 		return
 	}
-	o := store.SyncOutcome{State: store.SyncRetrying, Err: errText(err), Release: true, CountFailed: true}
+	o := store.SyncOutcome{State: store.SyncRetrying, Err: errText(err), Release: true, CountFailed: true,
+		AccountUpdate: la.UpdateTime} // a secret saved meanwhile wins over this failure
 	kind := errKind(err)
 	m.metrics.errors.WithLabelValues(kind).Inc()
 	if kind == "auth" {

@@ -233,3 +233,58 @@ func TestExpungeKeepsAFolderTheMessageIsStillIn(t *testing.T) {
 		t.Fatalf("folders %v after the last UID was expunged, want the message deleted", f)
 	}
 }
+
+// A worker's failure recorded after the user saved a new secret does not
+// put the account back in NEEDS_REAUTH (or in backoff): the outcome
+// belongs to the old secret, and the account stays PENDING, due at once.
+func TestStaleSyncFailureLeavesANewSecretAlone(t *testing.T) {
+	st, pool := newStore(t, 2)
+	ctx := context.Background()
+	a := leasedAccount(t, st, pool)
+	// The worker synced with the account as it was (its update time), and
+	// the login with that secret failed; meanwhile the user saves a new one.
+	if _, err := st.UpdateAccount(ctx, 1, 1, a.ID, func(*store.Account) error { return nil },
+		store.SecretUpdate{Set: true, Sealed: []byte("new-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	refused := store.SyncOutcome{State: store.SyncNeedsReauth, Err: "the server refused the credentials",
+		Release: true, CountFailed: true, AccountUpdate: a.UpdateTime}
+	if _, err := st.RecordSync(ctx, 1, a.ID, "w", refused); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.SyncStatuses(ctx, 1, []int64{a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s[a.ID]; got.State != store.SyncPending || !got.NextAttempt.IsZero() || got.LastError != "" {
+		t.Fatalf("status %+v after a stale refusal, want PENDING, due now, no error", got)
+	}
+	if owner := scalarText(t, pool, `SELECT coalesce(lease_owner, '') FROM account_sync WHERE account_id = $1`, a.ID); owner != "" {
+		t.Fatalf("lease held by %q, want released", owner)
+	}
+
+	// The same refusal for the account as it is now is recorded.
+	cur, err := st.Account(ctx, 1, 1, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE account_sync SET lease_owner = 'w', lease_expiry = now() + interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	refused.AccountUpdate = cur.UpdateTime
+	if _, err := st.RecordSync(ctx, 1, a.ID, "w", refused); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = st.SyncStatuses(ctx, 1, []int64{a.ID}); err != nil || s[a.ID].State != store.SyncNeedsReauth {
+		t.Fatalf("status %+v (%v), want NEEDS_REAUTH", s[a.ID], err)
+	}
+}
+
+func scalarText(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
+	t.Helper()
+	var v string
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -109,24 +109,37 @@ type SyncOutcome struct {
 	RetryAfter  time.Duration // with Err: when the account may be claimed again
 	Release     bool          // give the lease up
 	CountFailed bool          // with Err: one more consecutive failure
+	// AccountUpdate, when set, is the account's update time the worker
+	// synced with: if the account changed since (a new secret, new
+	// settings), the outcome is stale and the account is left PENDING, due
+	// at once, instead (the lease is still released as asked).
+	AccountUpdate time.Time
 }
 
 // RecordSync stores an outcome while owner holds the lease. It returns the
 // number of consecutive failures (after this one).
 func (s *Store) RecordSync(ctx context.Context, companyID, accountID int64, owner string, o SyncOutcome) (int, error) {
 	var failures int
+	var since any // NULL: the outcome holds whatever changed
+	if !o.AccountUpdate.IsZero() {
+		since = o.AccountUpdate
+	}
 	err := s.pool.QueryRow(ctx, `
-		UPDATE account_sync SET state = $4,
-			last_success_time = CASE WHEN $5 THEN now() ELSE last_success_time END,
-			last_error = CASE WHEN $5 THEN '' WHEN $6 <> '' THEN $6 ELSE last_error END,
-			last_error_time = CASE WHEN $6 <> '' THEN now() WHEN $5 THEN NULL ELSE last_error_time END,
-			failures = CASE WHEN $5 THEN 0 WHEN $8 THEN failures + 1 ELSE failures END,
-			next_attempt_time = CASE WHEN $6 <> '' THEN now() + $7::interval ELSE now() END,
+		UPDATE account_sync s SET state = CASE WHEN x.stale THEN $11::smallint ELSE $4 END,
+			last_success_time = CASE WHEN $5 AND NOT x.stale THEN now() ELSE last_success_time END,
+			last_error = CASE WHEN x.stale THEN last_error WHEN $5 THEN '' WHEN $6 <> '' THEN $6 ELSE last_error END,
+			last_error_time = CASE WHEN x.stale THEN last_error_time WHEN $6 <> '' THEN now() WHEN $5 THEN NULL
+				ELSE last_error_time END,
+			failures = CASE WHEN x.stale THEN failures WHEN $5 THEN 0 WHEN $8 THEN failures + 1 ELSE failures END,
+			next_attempt_time = CASE WHEN $6 <> '' AND NOT x.stale THEN now() + $7::interval ELSE now() END,
 			lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END,
 			lease_expiry = CASE WHEN $9 THEN NULL ELSE lease_expiry END
-		WHERE company_id = $1 AND account_id = $2 AND lease_owner = $3
-		RETURNING failures`,
-		companyID, accountID, owner, o.State, o.Success, o.Err, o.RetryAfter, o.CountFailed, o.Release).Scan(&failures)
+		FROM (SELECT coalesce(a.update_time <> $10::timestamptz, false) AS stale
+			FROM mail_accounts a WHERE a.company_id = $1 AND a.id = $2) x
+		WHERE s.company_id = $1 AND s.account_id = $2 AND s.lease_owner = $3
+		RETURNING s.failures`,
+		companyID, accountID, owner, o.State, o.Success, o.Err, o.RetryAfter, o.CountFailed, o.Release,
+		since, SyncPending).Scan(&failures)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrLeaseLost
 	}
