@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -79,6 +81,56 @@ type Options struct {
 	// AllowPlaintext allows connections without TLS (None) to any address;
 	// otherwise only to loopback ones (local test and demo servers).
 	AllowPlaintext bool
+	// Silence closes an IMAP connection from which nothing has been read
+	// for this long (0: never). go-imap bounds the reading of a response,
+	// not the wait for one: a server still there at the TCP level but no
+	// longer answering would hold a command, and its session with the
+	// account's lease, for good. It must exceed the longest quiet time of a
+	// healthy connection (the caller's IDLE restarts and polls).
+	Silence time.Duration
+}
+
+// silenceConn closes its connection when nothing has been read from it
+// for silence.
+type silenceConn struct {
+	net.Conn
+	last atomic.Int64 // unix nanoseconds of the last read that returned data
+	done chan struct{}
+	once sync.Once
+}
+
+func watchSilence(c net.Conn, silence time.Duration) net.Conn {
+	w := &silenceConn{Conn: c, done: make(chan struct{})}
+	w.last.Store(time.Now().UnixNano())
+	go func() {
+		t := time.NewTicker(silence / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case now := <-t.C:
+				if now.Sub(time.Unix(0, w.last.Load())) > silence {
+					_ = w.Close()
+					return
+				}
+			}
+		}
+	}()
+	return w
+}
+
+func (w *silenceConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if n > 0 {
+		w.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (w *silenceConn) Close() error {
+	w.once.Do(func() { close(w.done) })
+	return w.Conn.Close()
 }
 
 func (o Options) tlsConfig(host string) *tls.Config {
@@ -143,6 +195,9 @@ func DialIMAP(ctx context.Context, ep Endpoint, cred Credentials, o Options) (*i
 	conn, err := o.dial(ctx, ep)
 	if err != nil {
 		return nil, fmt.Errorf("imap: connect %s: %w", ep.Addr(), err)
+	}
+	if o.Silence > 0 {
+		conn = watchSilence(conn, o.Silence)
 	}
 	// Closing the connection when ctx ends ends a STARTTLS or a login stuck
 	// on a silent server.

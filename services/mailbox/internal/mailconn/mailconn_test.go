@@ -1,6 +1,7 @@
 package mailconn_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -209,6 +210,25 @@ func TestDialGivesUpOnASilentStartTLS(t *testing.T) {
 // silentServer accepts connections on loopback, sends greeting, answers
 // SMTP's EHLO with STARTTLS on offer, and then never answers anything.
 func silentServer(t *testing.T, greeting string) string {
+	return fakeServer(t, func(c net.Conn) {
+		_, _ = c.Write([]byte(greeting))
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(strings.ToUpper(string(buf[:n])), "EHLO") {
+				_, _ = c.Write([]byte("250-silent\r\n250 STARTTLS\r\n"))
+			}
+		}
+	})
+}
+
+// fakeServer serves each connection to a loopback listener with serve, for
+// server behaviour Dovecot cannot be made to show; the listener and the
+// connections are closed when the test ends.
+func fakeServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -233,20 +253,54 @@ func silentServer(t *testing.T, greeting string) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			go func() {
-				_, _ = c.Write([]byte(greeting))
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if strings.HasPrefix(strings.ToUpper(string(buf[:n])), "EHLO") {
-						_, _ = c.Write([]byte("250-silent\r\n250 STARTTLS\r\n"))
-					}
-				}
-			}()
+			go serve(c)
 		}
 	}()
 	return l.Addr().String()
+}
+
+// An IMAP server that logs the client in and then answers nothing more is
+// let go after Options.Silence: the command waiting on it fails instead of
+// holding its session (and the account's lease) for good.
+func TestIMAPCommandOnASilentServerEnds(t *testing.T) {
+	addr := loginThenSilentServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := mailconn.DialIMAP(ctx, endpoint(t, addr), mailconn.Credentials{Username: "ann", Secret: "pw"},
+		mailconn.Options{Silence: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Select("INBOX", nil).Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("SELECT on a silent server succeeded")
+		}
+	case <-time.After(30 * time.Second): // a liveness bound, not a speed assertion
+		t.Fatal("SELECT was still waiting on the silent server after 30 s")
+	}
+}
+
+// loginThenSilentServer greets with its capabilities, accepts any LOGIN and
+// then reads commands without ever answering.
+func loginThenSilentServer(t *testing.T) string {
+	return fakeServer(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"))
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if tag, rest, _ := strings.Cut(line, " "); strings.HasPrefix(strings.ToUpper(rest), "LOGIN") {
+				_, _ = c.Write([]byte(tag + " OK [CAPABILITY IMAP4rev1] logged in\r\n"))
+			}
+		}
+	})
 }
