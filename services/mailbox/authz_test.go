@@ -17,7 +17,6 @@ package mailbox_test
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,7 +29,6 @@ import (
 
 	commonv1 "github.com/sightline/sightline/pkg/gen/sightline/common/v1"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
-	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/pkg/servicetest/authz"
 	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
 )
@@ -373,51 +371,13 @@ func scrub(m protoreflect.Message) {
 	})
 }
 
-var foreignMarker = map[bool]*regexp.Regexp{false: regexp.MustCompile(`(?i)bravo`), true: regexp.MustCompile(`(?i)alpha`)}
-
 func TestAuthzMatrix_Mailbox(t *testing.T) {
 	f := newMFixture(t)
-	rows := f.rows()
-	sd := mailboxv1.File_sightline_mailbox_v1_mailbox_service_proto.Services().ByName("MailboxService")
-	var methods []string
-	for _, r := range rows {
-		methods = append(methods, r.method)
+	var rows []authz.Row
+	for _, r := range f.rows() {
+		rows = append(rows, authz.Row{Method: r.method, What: r.what, Want: r.want,
+			Request: func(t testing.TB, c authz.Col) proto.Message { return r.req(cell{t: t, col: c}) }})
 	}
-	servicetest.CheckCoverage(t, sd, methods)
-
-	before := f.fingerprint(t)
-	for _, r := range rows {
-		md := sd.Methods().ByName(protoreflect.Name(r.method))
-		if md == nil {
-			continue
-		}
-		name := r.method
-		if r.what != "" {
-			name += "/" + r.what
-		}
-		t.Run(name, func(t *testing.T) {
-			for c := range authz.NCols {
-				req := r.req(cell{t: t, col: c})
-				if req.ProtoReflect().Descriptor() != md.Input() {
-					t.Fatalf("the row builds a %s, the method takes a %s", req.ProtoReflect().Descriptor().FullName(), md.Input().FullName())
-				}
-				resp, err := servicetest.Invoke(f.ctx[c], f.e.Conn, md, req)
-				t.Run(c.String(), func(t *testing.T) {
-					w := r.want(c)
-					if got := authz.Got(err); got != w {
-						t.Fatalf("got %v (%v), want %v", got, err, w)
-					}
-					if err == nil {
-						if s := protojson.Format(resp); foreignMarker[c.OtherCompany()].MatchString(s) {
-							t.Errorf("the response carries the other company's data: %s", s)
-						}
-					}
-				})
-			}
-			if after := f.fingerprint(t); after != before {
-				t.Errorf("the row changed the fixture:\nbefore:\n%s\nafter:\n%s", before, after)
-				before = after
-			}
-		})
-	}
+	authz.Run(t, mailboxv1.File_sightline_mailbox_v1_mailbox_service_proto.Services().ByName("MailboxService"),
+		f.e.Conn, f.ctx, rows, "alpha", "bravo", f.fingerprint)
 }

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
-	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/pkg/servicetest/authz"
 )
 
@@ -410,58 +409,13 @@ func scrub(m protoreflect.Message) {
 	})
 }
 
-// checkCell compares a call's outcome with the cell's expectation and scans
-// an OK response for the other company's marker.
-func checkCell(t *testing.T, w authz.Want, resp proto.Message, err error, foreign string) {
-	t.Helper()
-	if got := authz.Got(err); got != w {
-		t.Errorf("got %v (%v), want %v", got, err, w)
-		return
-	}
-	if err == nil {
-		if s := strings.ToLower(protojson.Format(resp)); strings.Contains(s, foreign) {
-			t.Errorf("the response carries the other company's data (%q): %s", foreign, s)
-		}
-	}
-}
-
 func TestAuthzMatrix_Visibility(t *testing.T) {
 	f := newVFixture(t)
-	rows := f.rows()
-	sd := visibilityv1.File_sightline_visibility_v1_visibility_service_proto.Services().ByName("VisibilityService")
-	var methods []string
-	for _, r := range rows {
-		methods = append(methods, r.method)
+	var rows []authz.Row
+	for _, r := range f.rows() {
+		rows = append(rows, authz.Row{Method: r.method, What: r.what, Want: r.want,
+			Request: func(t testing.TB, c authz.Col) proto.Message { return r.req(cell{t: t, col: c}) }})
 	}
-	servicetest.CheckCoverage(t, sd, methods)
-
-	before := f.fingerprint(t)
-	for _, r := range rows {
-		md := sd.Methods().ByName(protoreflect.Name(r.method))
-		if md == nil {
-			continue
-		}
-		name := r.method
-		if r.what != "" {
-			name += "/" + r.what
-		}
-		t.Run(name, func(t *testing.T) {
-			for c := range authz.NCols {
-				req := r.req(cell{t: t, col: c})
-				if req.ProtoReflect().Descriptor() != md.Input() {
-					t.Fatalf("the row builds a %s, the method takes a %s", req.ProtoReflect().Descriptor().FullName(), md.Input().FullName())
-				}
-				resp, err := servicetest.Invoke(f.ctx[c], f.e.Conn, md, req)
-				foreign := "bravo" // company A's callers must never see B's data...
-				if c.OtherCompany() {
-					foreign = "alpha" // ...nor B's callers A's
-				}
-				t.Run(c.String(), func(t *testing.T) { checkCell(t, r.want(c), resp, err, foreign) })
-			}
-			if after := f.fingerprint(t); after != before {
-				t.Errorf("the row changed the fixture:\nbefore:\n%s\nafter:\n%s", before, after)
-				before = after // report each change once
-			}
-		})
-	}
+	authz.Run(t, visibilityv1.File_sightline_visibility_v1_visibility_service_proto.Services().ByName("VisibilityService"),
+		f.e.Conn, f.ctx, rows, "alpha", "bravo", f.fingerprint)
 }

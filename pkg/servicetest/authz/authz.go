@@ -8,12 +8,17 @@ package authz
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sightline/sightline/pkg/apierr"
 	"github.com/sightline/sightline/pkg/auth"
@@ -155,4 +160,73 @@ func Contexts(t testing.TB, in *servicetest.Instance, a, b, admin int64, users m
 	out[Service] = in.Service(t, a)
 	out[OtherService] = in.Service(t, b)
 	return out
+}
+
+// Row is a row of a matrix as Run needs it: the method (and the variant,
+// when a method has several rows), how to build its request for a column,
+// and the answer each column expects.
+type Row struct {
+	Method, What string
+	Request      func(t testing.TB, c Col) proto.Message
+	Want         func(c Col) Want
+}
+
+// Run checks that the rows cover every method of sd, then calls each row's
+// method as every column (ctx) over conn and compares each answer with the
+// row's: a successful answer must not carry the other company's marker
+// (theirs for company A's callers, ours for the other company's), and no
+// row may change the fixture (fingerprint before and after it).
+func Run(t *testing.T, sd protoreflect.ServiceDescriptor, conn *grpc.ClientConn, ctx [NCols]context.Context,
+	rows []Row, ours, theirs string, fingerprint func(testing.TB) string) {
+	t.Helper()
+	var methods []string
+	for _, r := range rows {
+		methods = append(methods, r.Method)
+	}
+	servicetest.CheckCoverage(t, sd, methods)
+
+	before := fingerprint(t)
+	for _, r := range rows {
+		md := sd.Methods().ByName(protoreflect.Name(r.Method))
+		if md == nil {
+			continue
+		}
+		name := r.Method
+		if r.What != "" {
+			name += "/" + r.What
+		}
+		t.Run(name, func(t *testing.T) {
+			for c := range NCols {
+				req := r.Request(t, c)
+				if req.ProtoReflect().Descriptor() != md.Input() {
+					t.Fatalf("the row builds a %s, the method takes a %s", req.ProtoReflect().Descriptor().FullName(), md.Input().FullName())
+				}
+				resp, err := servicetest.Invoke(ctx[c], conn, md, req)
+				foreign := theirs // company A's callers must never see B's data...
+				if c.OtherCompany() {
+					foreign = ours // ...nor B's callers A's
+				}
+				t.Run(c.String(), func(t *testing.T) { checkCell(t, r.Want(c), resp, err, foreign) })
+			}
+			if after := fingerprint(t); after != before {
+				t.Errorf("the row changed the fixture:\nbefore:\n%s\nafter:\n%s", before, after)
+				before = after // report each change once
+			}
+		})
+	}
+}
+
+// checkCell compares a call's outcome with the cell's expectation and scans
+// a successful response for the other company's marker.
+func checkCell(t *testing.T, w Want, resp proto.Message, err error, foreign string) {
+	t.Helper()
+	if got := Got(err); got != w {
+		t.Errorf("got %v (%v), want %v", got, err, w)
+		return
+	}
+	if err == nil {
+		if s := strings.ToLower(protojson.Format(resp)); strings.Contains(s, foreign) {
+			t.Errorf("the response carries the other company's data (%q): %s", foreign, s)
+		}
+	}
 }
