@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
@@ -55,100 +54,40 @@ func TestFault_PostgresRestartUnderLoad(t *testing.T) {
 	}
 
 	var (
-		acked   sync.Map // item id -> visible_to acknowledged
-		nextID  atomic.Int64
-		bad     atomic.Value
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-		outages atomic.Int64
+		acked  sync.Map // item id -> visible_to acknowledged
+		nextID atomic.Int64
 	)
-	record := func(err error) {
-		switch status.Code(err) {
-		case codes.OK:
-		case codes.Unavailable, codes.DeadlineExceeded:
-			outages.Add(1)
-		default:
-			bad.Store(err)
-		}
-	}
 	svc := e.Service(t, 1)
-	for w := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := nextID.Add(1)
-				vt := visibilityv1.VisibleTo_VISIBLE_TO_OWNER
-				if id%2 == 0 {
-					vt = visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY
-				}
-				ctx, cancel := context.WithTimeout(svc, 3*time.Second)
-				up, err := e.client.UpsertItem(ctx, &visibilityv1.UpsertItemRequest{ActingUserId: 1,
-					Item: &visibilityv1.Item{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: id, OwnerId: 1, VisibleTo: vt}})
-				cancel()
-				record(err)
-				if err == nil {
-					acked.Store(id, vt)
-				}
-				if w == 0 && err == nil {
-					// A reader: user 2 sees exactly the company-wide deals. It
-					// asks at the write's version: the write commits before the
-					// writer refreshes the replica's memory, and the database may
-					// go away in between; a decision at min_version is then
-					// UNAVAILABLE, never one from before the write.
-					ctx, cancel := context.WithTimeout(svc, 3*time.Second)
-					r, err := e.client.CheckAccess(ctx, &visibilityv1.CheckAccessRequest{UserId: 2,
-						Item: ref(visibilityv1.ItemType_ITEM_TYPE_DEAL, id), MinVersion: up.GetVersion()})
-					cancel()
-					record(err)
-					if err == nil && r.GetAllowed() != (vt == visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY) {
-						bad.Store(status.Errorf(codes.Internal, "deal %d: allowed=%v with visible_to %v", id, r.GetAllowed(), vt))
-					}
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
-
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second) // a liveness bound, not a speed assertion
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("never: %s (last unexpected error: %v)", what, bad.Load())
-			}
-			time.Sleep(20 * time.Millisecond)
+	load := servicetest.PostgresOutage(t, cluster, in.Conn, 3, func(w int, l *servicetest.Load) {
+		id := nextID.Add(1)
+		vt := visibilityv1.VisibleTo_VISIBLE_TO_OWNER
+		if id%2 == 0 {
+			vt = visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY
 		}
-	}
-	health := func(want healthpb.HealthCheckResponse_ServingStatus) func() bool {
-		return func() bool {
-			r, err := healthpb.NewHealthClient(in.Conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
-			return err == nil && r.GetStatus() == want
+		ctx, cancel := context.WithTimeout(svc, 3*time.Second)
+		up, err := e.client.UpsertItem(ctx, &visibilityv1.UpsertItemRequest{ActingUserId: 1,
+			Item: &visibilityv1.Item{Type: visibilityv1.ItemType_ITEM_TYPE_DEAL, Id: id, OwnerId: 1, VisibleTo: vt}})
+		cancel()
+		if !l.Record(err) {
+			return
 		}
-	}
-	countAcked := func() int {
-		n := 0
-		acked.Range(func(any, any) bool { n++; return true })
-		return n
-	}
-	waitFor("50 writes before the outage", func() bool { return countAcked() >= 50 })
-	cluster.Stop(t)
-	waitFor("NOT_SERVING while PostgreSQL is down", health(healthpb.HealthCheckResponse_NOT_SERVING))
-	waitFor("calls failing during the outage", func() bool { return outages.Load() > 0 })
-	before := countAcked()
-	cluster.Start(t)
-	waitFor("SERVING again without a restart", health(healthpb.HealthCheckResponse_SERVING))
-	waitFor("writes acknowledged after the restart", func() bool { return countAcked() >= before+50 })
-	close(stop)
-	wg.Wait()
-	if err, _ := bad.Load().(error); err != nil {
-		t.Fatalf("a call failed other than UNAVAILABLE, or decided wrongly: %v", err)
-	}
+		l.Ack()
+		acked.Store(id, vt)
+		if w == 0 {
+			// A reader: user 2 sees exactly the company-wide deals. It
+			// asks at the write's version: the write commits before the
+			// writer refreshes the replica's memory, and the database may
+			// go away in between; a decision at min_version is then
+			// UNAVAILABLE, never one from before the write.
+			ctx, cancel := context.WithTimeout(svc, 3*time.Second)
+			r, err := e.client.CheckAccess(ctx, &visibilityv1.CheckAccessRequest{UserId: 2,
+				Item: ref(visibilityv1.ItemType_ITEM_TYPE_DEAL, id), MinVersion: up.GetVersion()})
+			cancel()
+			if l.Record(err) && r.GetAllowed() != (vt == visibilityv1.VisibleTo_VISIBLE_TO_ENTIRE_COMPANY) {
+				l.Fail(status.Errorf(codes.Internal, "deal %d: allowed=%v with visible_to %v", id, r.GetAllowed(), vt))
+			}
+		}
+	})
 
 	// Every acknowledged write survived, with its value.
 	acked.Range(func(k, v any) bool {
@@ -184,5 +123,5 @@ func TestFault_PostgresRestartUnderLoad(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d writes acknowledged, %d calls refused with UNAVAILABLE during the outage", countAcked(), outages.Load())
+	t.Logf("%d writes acknowledged, %d calls refused with UNAVAILABLE during the outage", load.Acked(), load.Refused())
 }
