@@ -157,32 +157,24 @@ func BenchmarkLoadCompany(b *testing.B) {
 // writes or on a NOTIFY: the change log read, the structure reloaded and the
 // snapshot rebuilt. The write itself is not timed.
 func BenchmarkRefreshStructural(b *testing.B) {
-	st := benchStore(b)
-	ctx := context.Background()
-	e := engine.New(st, zap.NewNop(), nil)
-	v, err := e.View(ctx, benchCompany, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	v.Release()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		b.StopTimer()
-		i++
-		if _, _, err := st.SetUserGroup(ctx, benchCompany, 1+int64(i%benchUsers), benchGroups[i%len(benchGroups)]); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		if err := e.Refresh(ctx, benchCompany); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRefresh(b, func(ctx context.Context, st *store.Store, i int) error {
+		_, _, err := st.SetUserGroup(ctx, benchCompany, 1+int64(i%benchUsers), benchGroups[i%len(benchGroups)])
+		return err
+	})
 }
 
 // BenchmarkRefreshItem is the refresh after one item changed (a follower
 // added): the change log and that item read, no snapshot rebuild.
 func BenchmarkRefreshItem(b *testing.B) {
+	benchRefresh(b, func(ctx context.Context, st *store.Store, i int) error {
+		_, _, err := st.AddItemFollowers(ctx, benchCompany, policy.ItemTypeDeal, 1+int64(i%benchDeals), []int64{1 + int64(i%benchUsers)})
+		return err
+	})
+}
+
+// benchRefresh times the engine's refresh after each write (not timed) of
+// a loaded company.
+func benchRefresh(b *testing.B, write func(ctx context.Context, st *store.Store, i int) error) {
 	st := benchStore(b)
 	ctx := context.Background()
 	e := engine.New(st, zap.NewNop(), nil)
@@ -196,7 +188,7 @@ func BenchmarkRefreshItem(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		i++
-		if _, _, err := st.AddItemFollowers(ctx, benchCompany, policy.ItemTypeDeal, 1+int64(i%benchDeals), []int64{1 + int64(i%benchUsers)}); err != nil {
+		if err := write(ctx, st, i); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
