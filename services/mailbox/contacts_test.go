@@ -16,7 +16,7 @@ import (
 // person, its organization and its one open deal), count the new ones,
 // replace email and person sets, and refuse a batch with one bad request
 // or one id twice without storing any of it. Ids past 2^31 (the CRM's are
-// int64) pass.
+// int64) pass. Another company's import of the same address stays its own.
 func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 	e := start(t)
 	svc := e.svc(t)
@@ -31,6 +31,13 @@ func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 		r, err := e.mb.BatchUpsertDeals(svc, &mailboxv1.BatchUpsertDealsRequest{Requests: reqs})
 		return r.GetCreatedCount(), err
 	}
+	// Another company imports the same address with its own person and open
+	// deal first: none of it may reach this company's links (V9).
+	other := e.Service(t, company+1)
+	try(e.mb.BatchUpsertPersons(other, &mailboxv1.BatchUpsertPersonsRequest{Requests: []*mailboxv1.UpsertPersonRequest{
+		{PersonId: 900, OrganizationId: 9000, Name: "Other Carol", Emails: []string{carol}}}})).must(t)
+	try(e.mb.BatchUpsertDeals(other, &mailboxv1.BatchUpsertDealsRequest{Requests: []*mailboxv1.UpsertDealRequest{
+		{DealId: 90, Status: open, PersonIds: []int64{900}}}})).must(t)
 	created := func(n int32, err error) int32 {
 		t.Helper()
 		if err != nil {
