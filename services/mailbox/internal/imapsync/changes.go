@@ -108,23 +108,15 @@ type goneUIDs struct {
 // applyExpunges deletes here what the pass found expunged at the provider
 // (M6); locations waiting for a two-way move are left alone.
 func (s *session) applyExpunges(ctx context.Context) error {
-	for len(s.gone) > 0 {
-		g := s.gone[0]
-		if err := s.applyExpunge(ctx, g.log, g.folder, g.uids); err != nil {
+	for _, g := range s.gone {
+		res, err := s.m.store.Expunge(ctx, s.la.CompanyID, s.la.ID, s.la.UserID, s.m.cfg.Owner, g.folder, g.uids)
+		if err != nil {
 			return err
 		}
-		s.gone = s.gone[1:]
+		s.m.metrics.expunged.Add(float64(res.Messages))
+		g.log.Info("messages expunged at the provider", zap.Int("locations", res.Locations),
+			zap.Int("messages_deleted", res.Messages), zap.Int("threads_deleted", res.Threads))
 	}
-	return nil
-}
-
-func (s *session) applyExpunge(ctx context.Context, log *zap.Logger, folder string, gone []uint32) error {
-	res, err := s.m.store.Expunge(ctx, s.la.CompanyID, s.la.ID, s.la.UserID, s.m.cfg.Owner, folder, gone)
-	if err != nil {
-		return err
-	}
-	s.m.metrics.expunged.Add(float64(res.Messages))
-	log.Info("messages expunged at the provider", zap.Int("locations", res.Locations),
-		zap.Int("messages_deleted", res.Messages), zap.Int("threads_deleted", res.Threads))
+	s.gone = nil
 	return nil
 }
