@@ -29,6 +29,7 @@ import (
 
 	commonv1 "github.com/sightline/sightline/pkg/gen/sightline/common/v1"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/pkg/servicetest/authz"
 	"github.com/sightline/sightline/services/mailbox/internal/visibilityclient"
 )
@@ -94,26 +95,9 @@ func rawMessage(id, from, to, subject string) []byte {
 		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAbout %s.\r\n", id, from, to, subject, subject)
 }
 
-// res is a call's result: try(client.Method(ctx, req)).must(t) fails the
-// test on an error and returns the response.
-type res[T any] struct {
-	v   T
-	err error
-}
-
-func try[T any](v T, err error) res[T] { return res[T]{v, err} }
-
-func (r res[T]) must(t testing.TB) T {
-	t.Helper()
-	if r.err != nil {
-		t.Fatalf("unexpected error: %v", r.err)
-	}
-	return r.v
-}
-
 func (f *mFixture) ingest(t testing.TB, ctx context.Context, user int64, raw []byte) *mailboxv1.IngestMessageResponse {
 	t.Helper()
-	return try(f.e.mb.IngestMessage(ctx, &mailboxv1.IngestMessageRequest{UserId: user, Folder: "INBOX", Raw: raw, Seen: true})).must(t)
+	return servicetest.Try(f.e.mb.IngestMessage(ctx, &mailboxv1.IngestMessageRequest{UserId: user, Folder: "INBOX", Raw: raw, Seen: true})).Must(t)
 }
 
 // neutralMessage is what the ingest rows send from every column.
@@ -135,9 +119,9 @@ func newMFixture(t *testing.T) *mFixture {
 	in := e.Instance
 	f.svcA, f.svcB = in.Service(t, mcoA), in.Service(t, mcoB)
 	f.owner = in.User(t, mcoA, mUser)
-	try(e.mb.SetUserAddresses(f.svcA, &mailboxv1.SetUserAddressesRequest{UserId: mUser, EmailAddresses: []string{mUserAddr}})).must(t)
-	try(e.mb.UpsertPerson(f.svcA, &mailboxv1.UpsertPersonRequest{PersonId: mPerson, Name: "Carol", Emails: []string{mCustomer}})).must(t)
-	try(e.mb.UpsertDeal(f.svcA, &mailboxv1.UpsertDealRequest{DealId: mDealA, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN, PersonIds: []int64{mPerson}})).must(t)
+	servicetest.Try(e.mb.SetUserAddresses(f.svcA, &mailboxv1.SetUserAddressesRequest{UserId: mUser, EmailAddresses: []string{mUserAddr}})).Must(t)
+	servicetest.Try(e.mb.UpsertPerson(f.svcA, &mailboxv1.UpsertPersonRequest{PersonId: mPerson, Name: "Carol", Emails: []string{mCustomer}})).Must(t)
+	servicetest.Try(e.mb.UpsertDeal(f.svcA, &mailboxv1.UpsertDealRequest{DealId: mDealA, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN, PersonIds: []int64{mPerson}})).Must(t)
 	deal := func(id int64) visibilityclient.Item {
 		return visibilityclient.Item{Type: visibilityclient.Deal, ID: id}
 	}
@@ -153,18 +137,18 @@ func newMFixture(t *testing.T) *mFixture {
 	f.thLoose = f.ingest(t, f.svcA, mUser, rawMessage("loose@customer.test", "dan@elsewhere.test", mUserAddr, "alpha loose end")).GetThreadId()
 	f.ingest(t, f.svcA, mUser, neutralMessage())
 	for _, th := range []int64{f.thShared, f.thPrivate} {
-		try(e.mb.LinkThread(f.owner, &mailboxv1.LinkThreadRequest{ThreadId: th, Target: &mailboxv1.LinkThreadRequest_DealId{DealId: mDealA}})).must(t)
+		servicetest.Try(e.mb.LinkThread(f.owner, &mailboxv1.LinkThreadRequest{ThreadId: th, Target: &mailboxv1.LinkThreadRequest_DealId{DealId: mDealA}})).Must(t)
 	}
-	try(e.mb.UnshareThreads(f.owner, &mailboxv1.UnshareThreadsRequest{ThreadIds: []int64{f.thPrivate, f.thLoose}})).must(t)
-	try(e.mb.ShareThreads(f.owner, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{f.thShared}})).must(t)
-	f.acct = try(e.mb.CreateMailAccount(f.owner, &mailboxv1.CreateMailAccountRequest{MailAccount: accountAt(mUserAddr), Secret: "pw"})).must(t).GetMailAccount().GetId()
+	servicetest.Try(e.mb.UnshareThreads(f.owner, &mailboxv1.UnshareThreadsRequest{ThreadIds: []int64{f.thPrivate, f.thLoose}})).Must(t)
+	servicetest.Try(e.mb.ShareThreads(f.owner, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{f.thShared}})).Must(t)
+	f.acct = servicetest.Try(e.mb.CreateMailAccount(f.owner, &mailboxv1.CreateMailAccountRequest{MailAccount: accountAt(mUserAddr), Secret: "pw"})).Must(t).GetMailAccount().GetId()
 
 	// Company B: one shared thread on its own deal.
 	otherAdmin := in.User(t, mcoB, mOtherAdmin)
-	try(e.mb.UpsertDeal(f.svcB, &mailboxv1.UpsertDealRequest{DealId: mDealB, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN})).must(t)
+	servicetest.Try(e.mb.UpsertDeal(f.svcB, &mailboxv1.UpsertDealRequest{DealId: mDealB, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN})).Must(t)
 	f.thB = f.ingest(t, f.svcB, mOtherAdmin, rawMessage("b@bravo.test", "zed@bravo.test", "admin@bravo.test", "bravo secret")).GetThreadId()
-	try(e.mb.LinkThread(otherAdmin, &mailboxv1.LinkThreadRequest{ThreadId: f.thB, Target: &mailboxv1.LinkThreadRequest_DealId{DealId: mDealB}})).must(t)
-	try(e.mb.ShareThreads(otherAdmin, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{f.thB}})).must(t)
+	servicetest.Try(e.mb.LinkThread(otherAdmin, &mailboxv1.LinkThreadRequest{ThreadId: f.thB, Target: &mailboxv1.LinkThreadRequest_DealId{DealId: mDealB}})).Must(t)
+	servicetest.Try(e.mb.ShareThreads(otherAdmin, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{f.thB}})).Must(t)
 
 	f.ctx = authz.Contexts(t, in, mcoA, mcoB, mApp, map[authz.Col]int64{authz.User: mUser, authz.Settings: mSettings,
 		authz.AppAdmin: mApp, authz.DealAdmin: mDeal, authz.GlobalAdmin: mGlobal}, mOtherAdmin)
@@ -216,8 +200,8 @@ func (f *mFixture) rows() []mrow {
 				UpdateMask: fieldMask("display_name")}
 		}},
 		{method: "DeleteMailAccount", class: mcOwn, nf: mAccountNotFound, req: func(c cell) proto.Message {
-			a := try(e.mb.CreateMailAccount(f.owner, &mailboxv1.CreateMailAccountRequest{
-				MailAccount: accountAt(fmt.Sprintf("gone%d@example.test", f.next()))})).must(c.t)
+			a := servicetest.Try(e.mb.CreateMailAccount(f.owner, &mailboxv1.CreateMailAccountRequest{
+				MailAccount: accountAt(fmt.Sprintf("gone%d@example.test", f.next()))})).Must(c.t)
 			return &mailboxv1.DeleteMailAccountRequest{MailAccountId: a.GetMailAccount().GetId()}
 		}},
 		// Addresses.
@@ -236,7 +220,7 @@ func (f *mFixture) rows() []mrow {
 		}},
 		{method: "DeletePerson", class: mcServiceOnly, req: func(c cell) proto.Message {
 			id := f.next()
-			try(e.mb.UpsertPerson(f.svcA, &mailboxv1.UpsertPersonRequest{PersonId: id, Name: "Temp"})).must(c.t)
+			servicetest.Try(e.mb.UpsertPerson(f.svcA, &mailboxv1.UpsertPersonRequest{PersonId: id, Name: "Temp"})).Must(c.t)
 			return &mailboxv1.DeletePersonRequest{PersonId: id}
 		}},
 		{method: "UpsertDeal", class: mcServiceOnly, req: func(cell) proto.Message {
@@ -244,7 +228,7 @@ func (f *mFixture) rows() []mrow {
 		}},
 		{method: "DeleteDeal", class: mcServiceOnly, req: func(c cell) proto.Message {
 			id := f.next()
-			try(e.mb.UpsertDeal(f.svcA, &mailboxv1.UpsertDealRequest{DealId: id, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN})).must(c.t)
+			servicetest.Try(e.mb.UpsertDeal(f.svcA, &mailboxv1.UpsertDealRequest{DealId: id, Status: mailboxv1.DealStatus_DEAL_STATUS_OPEN})).Must(c.t)
 			return &mailboxv1.DeleteDealRequest{DealId: id}
 		}},
 		{method: "BatchUpsertPersons", class: mcServiceOnly, req: func(cell) proto.Message {

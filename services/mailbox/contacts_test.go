@@ -9,6 +9,7 @@ import (
 	"github.com/sightline/sightline/pkg/apierr"
 	commonv1 "github.com/sightline/sightline/pkg/gen/sightline/common/v1"
 	mailboxv1 "github.com/sightline/sightline/pkg/gen/sightline/mailbox/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // M7 with a contact index imported in bulk: BatchUpsertPersons and
@@ -34,10 +35,10 @@ func TestM7_BatchImportedContactIndexLinks(t *testing.T) {
 	// Another company imports the same address with its own person and open
 	// deal first: none of it may reach this company's links (V9).
 	other := e.Service(t, company+1)
-	try(e.mb.BatchUpsertPersons(other, &mailboxv1.BatchUpsertPersonsRequest{Requests: []*mailboxv1.UpsertPersonRequest{
-		{PersonId: 900, OrganizationId: 9000, Name: "Other Carol", Emails: []string{carol}}}})).must(t)
-	try(e.mb.BatchUpsertDeals(other, &mailboxv1.BatchUpsertDealsRequest{Requests: []*mailboxv1.UpsertDealRequest{
-		{DealId: 90, Status: open, PersonIds: []int64{900}}}})).must(t)
+	servicetest.Try(e.mb.BatchUpsertPersons(other, &mailboxv1.BatchUpsertPersonsRequest{Requests: []*mailboxv1.UpsertPersonRequest{
+		{PersonId: 900, OrganizationId: 9000, Name: "Other Carol", Emails: []string{carol}}}})).Must(t)
+	servicetest.Try(e.mb.BatchUpsertDeals(other, &mailboxv1.BatchUpsertDealsRequest{Requests: []*mailboxv1.UpsertDealRequest{
+		{DealId: 90, Status: open, PersonIds: []int64{900}}}})).Must(t)
 	created := func(n int32, err error) int32 {
 		t.Helper()
 		if err != nil {

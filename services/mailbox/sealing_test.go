@@ -54,14 +54,14 @@ func randomMail(t *testing.T, e *env, rng *rand.Rand, company int64, tag string,
 	for i := range 3 + rng.IntN(3) {
 		u := base + int64(i)
 		w.users = append(w.users, u)
-		try(e.mb.SetUserAddresses(w.svc, &mailboxv1.SetUserAddressesRequest{UserId: u, EmailAddresses: []string{addr(u)}})).must(t)
+		servicetest.Try(e.mb.SetUserAddresses(w.svc, &mailboxv1.SetUserAddressesRequest{UserId: u, EmailAddresses: []string{addr(u)}})).Must(t)
 	}
 	var personAddr []string
 	for i := range 3 + rng.IntN(4) {
 		p := base + 200_000 + int64(i)
 		a := fmt.Sprintf("%s.p%d@%s-customer.test", tag, i, tag)
-		try(e.mb.UpsertPerson(w.svc, &mailboxv1.UpsertPersonRequest{PersonId: p, Name: fmt.Sprintf("%s person %d", tag, i),
-			Emails: []string{a}, OrganizationId: base + 250_000 + int64(rng.IntN(2))})).must(t)
+		servicetest.Try(e.mb.UpsertPerson(w.svc, &mailboxv1.UpsertPersonRequest{PersonId: p, Name: fmt.Sprintf("%s person %d", tag, i),
+			Emails: []string{a}, OrganizationId: base + 250_000 + int64(rng.IntN(2))})).Must(t)
 		w.persons = append(w.persons, p)
 		personAddr = append(personAddr, a)
 	}
@@ -71,8 +71,8 @@ func randomMail(t *testing.T, e *env, rng *rand.Rand, company int64, tag string,
 		if rng.IntN(4) == 0 {
 			st = mailboxv1.DealStatus_DEAL_STATUS_WON
 		}
-		try(e.mb.UpsertDeal(w.svc, &mailboxv1.UpsertDealRequest{DealId: d, Status: st,
-			PersonIds: []int64{w.persons[rng.IntN(len(w.persons))]}})).must(t)
+		servicetest.Try(e.mb.UpsertDeal(w.svc, &mailboxv1.UpsertDealRequest{DealId: d, Status: st,
+			PersonIds: []int64{w.persons[rng.IntN(len(w.persons))]}})).Must(t)
 		w.deals = append(w.deals, d)
 	}
 	// Visibility: the first user sees every deal and person of the company
@@ -98,7 +98,7 @@ func randomMail(t *testing.T, e *env, rng *rand.Rand, company int64, tag string,
 			from, to = to, from
 		}
 		raw := rawMessage(fmt.Sprintf("%s-%d@%s.test", tag, n, tag), from, to, fmt.Sprintf("%s subject %d", tag, n%5))
-		r := try(e.mb.IngestMessage(w.svc, &mailboxv1.IngestMessageRequest{UserId: u, Folder: "INBOX", Raw: raw})).must(t)
+		r := servicetest.Try(e.mb.IngestMessage(w.svc, &mailboxv1.IngestMessageRequest{UserId: u, Folder: "INBOX", Raw: raw})).Must(t)
 		w.messages = append(w.messages, r.GetMessageId())
 		if _, seen := w.owner[r.GetThreadId()]; !seen {
 			w.threads = append(w.threads, r.GetThreadId())
@@ -110,17 +110,17 @@ func randomMail(t *testing.T, e *env, rng *rand.Rand, company int64, tag string,
 		if rng.IntN(2) == 0 {
 			d := w.deals[rng.IntN(len(w.deals))]
 			e.vis.Allow(company, w.owner[th], visibilityclient.Item{Type: visibilityclient.Deal, ID: d})
-			try(e.mb.LinkThread(ctx, &mailboxv1.LinkThreadRequest{ThreadId: th, Replace: true,
-				Target: &mailboxv1.LinkThreadRequest_DealId{DealId: d}})).must(t)
+			servicetest.Try(e.mb.LinkThread(ctx, &mailboxv1.LinkThreadRequest{ThreadId: th, Replace: true,
+				Target: &mailboxv1.LinkThreadRequest_DealId{DealId: d}})).Must(t)
 		}
 		if rng.IntN(2) == 0 {
-			try(e.mb.ShareThreads(ctx, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{th}})).must(t)
+			servicetest.Try(e.mb.ShareThreads(ctx, &mailboxv1.ShareThreadsRequest{ThreadIds: []int64{th}})).Must(t)
 		}
 	}
 	for _, u := range w.users[:2] {
 		a := accountAt(addr(u))
 		a.DisplayName = tag + " account"
-		r := try(e.mb.CreateMailAccount(e.User(t, company, u), &mailboxv1.CreateMailAccountRequest{MailAccount: a, Secret: "pw"})).must(t)
+		r := servicetest.Try(e.mb.CreateMailAccount(e.User(t, company, u), &mailboxv1.CreateMailAccountRequest{MailAccount: a, Secret: "pw"})).Must(t)
 		w.accounts = append(w.accounts, r.GetMailAccount().GetId())
 		w.acctUser[r.GetMailAccount().GetId()] = u
 	}
@@ -132,13 +132,13 @@ func (w *mworld) fingerprint(t testing.TB, e *env) string {
 	t.Helper()
 	var b strings.Builder
 	for _, th := range w.threads {
-		b.WriteString(render(try(e.mb.GetThread(e.User(t, w.company, w.owner[th]), &mailboxv1.GetThreadRequest{ThreadId: th})).must(t)))
+		b.WriteString(render(servicetest.Try(e.mb.GetThread(e.User(t, w.company, w.owner[th]), &mailboxv1.GetThreadRequest{ThreadId: th})).Must(t)))
 	}
 	for _, a := range w.accounts {
-		b.WriteString(render(try(e.mb.GetMailAccount(e.User(t, w.company, w.acctUser[a]), &mailboxv1.GetMailAccountRequest{MailAccountId: a})).must(t)))
+		b.WriteString(render(servicetest.Try(e.mb.GetMailAccount(e.User(t, w.company, w.acctUser[a]), &mailboxv1.GetMailAccountRequest{MailAccountId: a})).Must(t)))
 	}
 	for _, u := range w.users {
-		b.WriteString(render(try(e.mb.ListUserAddresses(w.svc, &mailboxv1.ListUserAddressesRequest{UserId: u})).must(t)))
+		b.WriteString(render(servicetest.Try(e.mb.ListUserAddresses(w.svc, &mailboxv1.ListUserAddressesRequest{UserId: u})).Must(t)))
 	}
 	return b.String()
 }
@@ -321,7 +321,7 @@ func TestSealing_MailboxOtherCompanyIDs(t *testing.T) {
 			for _, u := range a.users {
 				ctx := e.User(t, a.company, u)
 				for _, f := range []mailboxv1.Folder{mailboxv1.Folder_FOLDER_INBOX, mailboxv1.Folder_FOLDER_SENT, mailboxv1.Folder_FOLDER_ARCHIVE} {
-					r := try(e.mb.ListThreads(ctx, &mailboxv1.ListThreadsRequest{Folder: f, PageSize: 500})).must(t)
+					r := servicetest.Try(e.mb.ListThreads(ctx, &mailboxv1.ListThreadsRequest{Folder: f, PageSize: 500})).Must(t)
 					checkNoB(t, b, r.GetThreads(), render(r), fmt.Sprintf("ListThreads %v as A's user %d", f, u))
 				}
 				for _, d := range a.deals {
@@ -330,7 +330,7 @@ func TestSealing_MailboxOtherCompanyIDs(t *testing.T) {
 						checkNoB(t, b, r.GetThreads(), render(r), fmt.Sprintf("ListItemThreads deal %d as A's user %d", d, u))
 					}
 				}
-				r := try(e.mb.ListMailAccounts(ctx, &mailboxv1.ListMailAccountsRequest{})).must(t)
+				r := servicetest.Try(e.mb.ListMailAccounts(ctx, &mailboxv1.ListMailAccountsRequest{})).Must(t)
 				if s := render(r); bTag.MatchString(s) {
 					t.Errorf("ListMailAccounts as A's user %d carries B's data: %s", u, s)
 				}

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 	"github.com/sightline/sightline/pkg/servicetest/authz"
 )
 
@@ -95,9 +96,9 @@ type vFixture struct {
 
 func alphaUser(c *co, id int64, p perms, g int64) {
 	c.t.Helper()
-	try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{
+	servicetest.Try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{
 		Id: id, Name: "alpha user " + strconv.FormatInt(id, 10), Email: fmt.Sprintf("u%d@alpha.test", id), Active: true,
-		Permissions: p.pb()}})).must(c.t)
+		Permissions: p.pb()}})).Must(c.t)
 	if g != 0 {
 		c.setGroup(id, g)
 	}
@@ -132,23 +133,23 @@ func newVFixture(t *testing.T) *vFixture {
 	alphaUser(a, uOwner, perms{}, f.gOther)
 	// The UpsertUser and UpsertPipeline rows re-send these from every
 	// column, creating them in the other company: no "alpha" in them.
-	try(a.c.UpsertUser(a.svc, upsertTarget())).must(t)
-	try(a.c.UpsertPipeline(a.svc, pipelineTarget())).must(t)
+	servicetest.Try(a.c.UpsertUser(a.svc, upsertTarget())).Must(t)
+	servicetest.Try(a.c.UpsertPipeline(a.svc, pipelineTarget())).Must(t)
 	for _, p := range []int64{pl1, pl2} {
-		try(a.c.UpsertPipeline(a.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: p, Name: "alpha pipeline"}})).must(t)
+		servicetest.Try(a.c.UpsertPipeline(a.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: p, Name: "alpha pipeline"}})).Must(t)
 	}
 	a.item(uUser, &visibilityv1.Item{Type: deal, Id: dealPub, PipelineId: pl1})
-	try(a.c.AddItemFollowers(a.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, dealPub), UserIds: []int64{uOwner}})).must(t)
+	servicetest.Try(a.c.AddItemFollowers(a.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, dealPub), UserIds: []int64{uOwner}})).Must(t)
 	a.item(uOwner, &visibilityv1.Item{Type: deal, Id: dealPriv, PipelineId: pl1})
 	a.item(uOwner, &visibilityv1.Item{Type: person, Id: personPriv})
 
 	f.gBravo = b.group("bravo team", 0, allVisible(vtCompany))
-	try(b.c.UpsertUser(b.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: uOtherAdmin, Name: "bravo admin",
-		Email: "admin@bravo.test", Active: true, Permissions: perms{app: true, settings: true}.pb()}})).must(t)
-	try(b.c.UpsertUser(b.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: uOtherPlain, Name: "bravo user",
-		Email: "user@bravo.test", Active: true}})).must(t)
+	servicetest.Try(b.c.UpsertUser(b.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: uOtherAdmin, Name: "bravo admin",
+		Email: "admin@bravo.test", Active: true, Permissions: perms{app: true, settings: true}.pb()}})).Must(t)
+	servicetest.Try(b.c.UpsertUser(b.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: uOtherPlain, Name: "bravo user",
+		Email: "user@bravo.test", Active: true}})).Must(t)
 	b.setGroup(uOtherPlain, f.gBravo)
-	try(b.c.UpsertPipeline(b.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: plOther, Name: "bravo pipeline"}})).must(t)
+	servicetest.Try(b.c.UpsertPipeline(b.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: plOther, Name: "bravo pipeline"}})).Must(t)
 	b.item(uOtherPlain, &visibilityv1.Item{Type: deal, Id: dealOther, PipelineId: plOther})
 
 	f.ctx = authz.Contexts(t, e.Instance, coA, coB, uApp, map[authz.Col]int64{authz.User: uUser, authz.Settings: uSettings,
@@ -191,10 +192,10 @@ func (f *vFixture) rows() []vrow {
 	a := f.a
 	freshUser := func(c cell, g int64) int64 {
 		id := f.next()
-		try(a.c.UpsertUser(a.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: id, Name: "alpha temp",
-			Email: fmt.Sprintf("t%d@alpha.test", id), Active: true}})).must(c.t)
+		servicetest.Try(a.c.UpsertUser(a.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: id, Name: "alpha temp",
+			Email: fmt.Sprintf("t%d@alpha.test", id), Active: true}})).Must(c.t)
 		if g != 0 {
-			try(a.c.SetUserGroup(a.svc, &visibilityv1.SetUserGroupRequest{UserId: id, GroupId: g})).must(c.t)
+			servicetest.Try(a.c.SetUserGroup(a.svc, &visibilityv1.SetUserGroupRequest{UserId: id, GroupId: g})).Must(c.t)
 		}
 		return id
 	}
@@ -236,7 +237,7 @@ func (f *vFixture) rows() []vrow {
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}}
 		}},
 		{method: "DeleteGroup", class: vcSettings, nf: errGroupNotFound, req: func(c cell) proto.Message {
-			g := try(a.c.CreateGroup(a.svc, &visibilityv1.CreateGroupRequest{Group: &visibilityv1.Group{Name: "alpha temp"}})).must(c.t)
+			g := servicetest.Try(a.c.CreateGroup(a.svc, &visibilityv1.CreateGroupRequest{Group: &visibilityv1.Group{Name: "alpha temp"}})).Must(c.t)
 			return &visibilityv1.DeleteGroupRequest{GroupId: g.GetGroup().GetId()}
 		}},
 		{method: "SetUserGroup", class: vcSettings, nf: errGroupNotFound, req: func(cell) proto.Message {
@@ -249,7 +250,7 @@ func (f *vFixture) rows() []vrow {
 		{method: "UpsertPipeline", class: vcSettingsNoID, req: func(cell) proto.Message { return pipelineTarget() }},
 		{method: "DeletePipeline", class: vcSettings, nf: errPipelineNotFound, req: func(c cell) proto.Message {
 			id := f.next()
-			try(a.c.UpsertPipeline(a.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "alpha temp"}})).must(c.t)
+			servicetest.Try(a.c.UpsertPipeline(a.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "alpha temp"}})).Must(c.t)
 			return &visibilityv1.DeletePipelineRequest{PipelineId: id}
 		}},
 		{method: "UpdateGroupPipelines", class: vcSettings, nf: errGroupNotFound, req: func(cell) proto.Message {
@@ -343,7 +344,7 @@ func (f *vFixture) fingerprint(t testing.TB) string {
 	var b strings.Builder
 	add := func(m proto.Message) { b.WriteString(render(m) + "\n") }
 	for _, c := range []*co{f.a, f.b} {
-		add(try(c.c.GetCompany(c.svc, &visibilityv1.GetCompanyRequest{})).must(t))
+		add(servicetest.Try(c.c.GetCompany(c.svc, &visibilityv1.GetCompanyRequest{})).Must(t))
 	}
 	for _, u := range []int64{uUser, uSettings, uApp, uDeal, uGlobal, uOwner, uUpsert} {
 		add(f.a.getUser(u))
@@ -356,7 +357,7 @@ func (f *vFixture) fingerprint(t testing.TB) string {
 	}
 	add(f.b.getGroup(f.gBravo))
 	for _, c := range []*co{f.a, f.b} {
-		for _, p := range try(c.c.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).must(t).GetPipelines() {
+		for _, p := range servicetest.Try(c.c.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).Must(t).GetPipelines() {
 			if id := p.GetId(); id == pl1 || id == pl2 || id == plOther || (id == plUpsert && c == f.a) {
 				add(p)
 			}

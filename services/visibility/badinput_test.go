@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // TestBadInputIsRefusedAndChangesNothing sends requests that must be refused
@@ -34,10 +35,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	one.item(10, &visibilityv1.Item{Type: deal, Id: 1, PipelineId: 2})
 	one.item(10, &visibilityv1.Item{Type: person, Id: 1, VisibleTo: vtCompany})
 	// One extra group, used by a group created with a request id: company 1 is at its limit.
-	try(cl.UpdateCompany(one.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 1},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).must(t)
-	idem := try(cl.CreateGroup(one.svc, &visibilityv1.CreateGroupRequest{RequestId: "req-1",
-		Group: &visibilityv1.Group{Name: "idem", ParentId: gc}})).must(t).GetGroup().GetId()
+	servicetest.Try(cl.UpdateCompany(one.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 1},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).Must(t)
+	idem := servicetest.Try(cl.CreateGroup(one.svc, &visibilityv1.CreateGroupRequest{RequestId: "req-1",
+		Group: &visibilityv1.Group{Name: "idem", ParentId: gc}})).Must(t).GetGroup().GetId()
 
 	two := newCo(t, e, 2, visibilityv1.Plan_PLAN_ENTERPRISE)
 	g2 := two.group("two", 0, nil)
@@ -49,10 +50,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	three.user(30, 0, perms{change: true})
 
 	// Page tokens issued by real requests, to be replayed where they do not belong.
-	usersToken := try(cl.ListUsers(one.svc, &visibilityv1.ListUsersRequest{PageSize: 1})).must(t).GetNextPageToken()
+	usersToken := servicetest.Try(cl.ListUsers(one.svc, &visibilityv1.ListUsersRequest{PageSize: 1})).Must(t).GetNextPageToken()
 	one.item(10, &visibilityv1.Item{Type: person, Id: 2})
-	user10Token := try(cl.ListAccessibleItems(one.svc, &visibilityv1.ListAccessibleItemsRequest{UserId: 10, ItemType: person, PageSize: 1})).must(t).GetNextPageToken()
-	viewersToken := try(cl.ListItemViewers(one.svc, &visibilityv1.ListItemViewersRequest{Item: ref(person, 1), PageSize: 1})).must(t).GetNextPageToken()
+	user10Token := servicetest.Try(cl.ListAccessibleItems(one.svc, &visibilityv1.ListAccessibleItemsRequest{UserId: 10, ItemType: person, PageSize: 1})).Must(t).GetNextPageToken()
+	viewersToken := servicetest.Try(cl.ListItemViewers(one.svc, &visibilityv1.ListItemViewersRequest{Item: ref(person, 1), PageSize: 1})).Must(t).GetNextPageToken()
 	if usersToken == "" || user10Token == "" || viewersToken == "" {
 		t.Fatalf("fixture: no page tokens (%q, %q, %q)", usersToken, user10Token, viewersToken)
 	}

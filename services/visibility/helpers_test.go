@@ -34,6 +34,7 @@ import (
 	"github.com/sightline/sightline/pkg/apierr"
 	commonv1 "github.com/sightline/sightline/pkg/gen/sightline/common/v1"
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // Short names for the enums the tests use all the time.
@@ -96,23 +97,6 @@ var (
 	errActingUser        = vr(visibilityv1.ErrorReason_ERROR_REASON_ACTING_USER_REQUIRED)
 )
 
-// res is a call's result; try(client.Method(ctx, req)).must(t) fails the
-// test on an error and returns the response.
-type res[T any] struct {
-	v   T
-	err error
-}
-
-func try[T any](v T, err error) res[T] { return res[T]{v, err} }
-
-func (r res[T]) must(t testing.TB) T {
-	t.Helper()
-	if r.err != nil {
-		t.Fatalf("unexpected error: %v", r.err)
-	}
-	return r.v
-}
-
 // wantErr asserts err's code and ErrorInfo reason (and, when fields are
 // given, that its BadRequest names each of them). It returns the status.
 func wantErr(t testing.TB, err error, code codes.Code, reason string, fields ...string) *status.Status {
@@ -164,7 +148,7 @@ type co struct {
 func newCo(t testing.TB, e *env, id int64, plan visibilityv1.Plan) *co {
 	t.Helper()
 	svc := bounded(t, e.Service(t, id))
-	resp := try(e.client.CreateCompany(svc, &visibilityv1.CreateCompanyRequest{Plan: plan})).must(t)
+	resp := servicetest.Try(e.client.CreateCompany(svc, &visibilityv1.CreateCompanyRequest{Plan: plan})).Must(t)
 	return &co{t: t, e: e, id: id, svc: svc, c: e.client, def: resp.GetCompany().GetDefaultGroupId()}
 }
 
@@ -200,8 +184,8 @@ func (p perms) pb() *visibilityv1.Permissions {
 // user registers an active user and puts it in group g (0: stays in the default group).
 func (c *co) user(id, g int64, p perms) *visibilityv1.User {
 	c.t.Helper()
-	u := try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{
-		Id: id, Name: "user " + strconv.FormatInt(id, 10), Email: fmt.Sprintf("u%d@example.com", id), Active: true, Permissions: p.pb()}})).must(c.t).GetUser()
+	u := servicetest.Try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{
+		Id: id, Name: "user " + strconv.FormatInt(id, 10), Email: fmt.Sprintf("u%d@example.com", id), Active: true, Permissions: p.pb()}})).Must(c.t).GetUser()
 	if g != 0 {
 		u = c.setGroup(id, g).GetUser()
 	}
@@ -210,59 +194,59 @@ func (c *co) user(id, g int64, p perms) *visibilityv1.User {
 
 func (c *co) setGroup(u, g int64) *visibilityv1.SetUserGroupResponse {
 	c.t.Helper()
-	return try(c.c.SetUserGroup(c.svc, &visibilityv1.SetUserGroupRequest{UserId: u, GroupId: g})).must(c.t)
+	return servicetest.Try(c.c.SetUserGroup(c.svc, &visibilityv1.SetUserGroupRequest{UserId: u, GroupId: g})).Must(c.t)
 }
 
 // group creates a group under parent (0: top-level) with default visibility dv (nil: service defaults).
 func (c *co) group(name string, parent int64, dv *visibilityv1.DefaultVisibility) int64 {
 	c.t.Helper()
-	return try(c.c.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{
-		Group: &visibilityv1.Group{Name: name, ParentId: parent, DefaultVisibility: dv}})).must(c.t).GetGroup().GetId()
+	return servicetest.Try(c.c.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{
+		Group: &visibilityv1.Group{Name: name, ParentId: parent, DefaultVisibility: dv}})).Must(c.t).GetGroup().GetId()
 }
 
 func (c *co) moveGroup(g, parent int64) int64 {
 	c.t.Helper()
-	return try(c.c.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{
+	return servicetest.Try(c.c.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{
 		Group:      &visibilityv1.Group{Id: g, ParentId: parent},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"parent_id"}}})).must(c.t).GetVersion()
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"parent_id"}}})).Must(c.t).GetVersion()
 }
 
 func (c *co) getGroup(g int64) *visibilityv1.Group {
 	c.t.Helper()
-	return try(c.c.GetGroup(c.svc, &visibilityv1.GetGroupRequest{GroupId: g})).must(c.t).GetGroup()
+	return servicetest.Try(c.c.GetGroup(c.svc, &visibilityv1.GetGroupRequest{GroupId: g})).Must(c.t).GetGroup()
 }
 
 func (c *co) getUser(u int64) *visibilityv1.User {
 	c.t.Helper()
-	return try(c.c.GetUser(c.svc, &visibilityv1.GetUserRequest{UserId: u})).must(c.t).GetUser()
+	return servicetest.Try(c.c.GetUser(c.svc, &visibilityv1.GetUserRequest{UserId: u})).Must(c.t).GetUser()
 }
 
 func (c *co) company() *visibilityv1.Company {
 	c.t.Helper()
-	return try(c.c.GetCompany(c.svc, &visibilityv1.GetCompanyRequest{})).must(c.t).GetCompany()
+	return servicetest.Try(c.c.GetCompany(c.svc, &visibilityv1.GetCompanyRequest{})).Must(c.t).GetCompany()
 }
 
 func (c *co) pipeline(id int64) {
 	c.t.Helper()
-	try(c.c.UpsertPipeline(c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "pipeline " + strconv.FormatInt(id, 10)}})).must(c.t)
+	servicetest.Try(c.c.UpsertPipeline(c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "pipeline " + strconv.FormatInt(id, 10)}})).Must(c.t)
 }
 
 // hide hides pipelines for group g.
 func (c *co) hide(g int64, pipelines ...int64) *visibilityv1.UpdateGroupPipelinesResponse {
 	c.t.Helper()
-	return try(c.c.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: g,
-		VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Remove: pipelines}})).must(c.t)
+	return servicetest.Try(c.c.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: g,
+		VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Remove: pipelines}})).Must(c.t)
 }
 
 // item registers an item through the service on behalf of acting (owner 0: acting).
 func (c *co) item(acting int64, it *visibilityv1.Item) *visibilityv1.UpsertItemResponse {
 	c.t.Helper()
-	return try(c.c.UpsertItem(c.svc, &visibilityv1.UpsertItemRequest{ActingUserId: acting, Item: it})).must(c.t)
+	return servicetest.Try(c.c.UpsertItem(c.svc, &visibilityv1.UpsertItemRequest{ActingUserId: acting, Item: it})).Must(c.t)
 }
 
 func (c *co) getItem(t visibilityv1.ItemType, id int64) *visibilityv1.Item {
 	c.t.Helper()
-	return try(c.c.GetItem(c.svc, &visibilityv1.GetItemRequest{Item: ref(t, id)})).must(c.t).GetItem()
+	return servicetest.Try(c.c.GetItem(c.svc, &visibilityv1.GetItemRequest{Item: ref(t, id)})).Must(c.t).GetItem()
 }
 
 func ref(t visibilityv1.ItemType, id int64) *visibilityv1.ItemRef {
@@ -272,7 +256,7 @@ func ref(t visibilityv1.ItemType, id int64) *visibilityv1.ItemRef {
 // check asks the service whether user u may see an item, at least at version min.
 func (c *co) check(u int64, t visibilityv1.ItemType, id, min int64) *visibilityv1.CheckAccessResponse {
 	c.t.Helper()
-	return try(c.c.CheckAccess(c.svc, &visibilityv1.CheckAccessRequest{UserId: u, Item: ref(t, id), MinVersion: min})).must(c.t)
+	return servicetest.Try(c.c.CheckAccess(c.svc, &visibilityv1.CheckAccessRequest{UserId: u, Item: ref(t, id), MinVersion: min})).Must(c.t)
 }
 
 // wantAccess asserts a service-principal decision.
@@ -291,7 +275,7 @@ func (c *co) viewers(t visibilityv1.ItemType, id int64) []int64 {
 	var out []int64
 	tok := ""
 	for {
-		r := try(c.c.ListItemViewers(c.svc, &visibilityv1.ListItemViewersRequest{Item: ref(t, id), PageToken: tok, PageSize: 3})).must(c.t)
+		r := servicetest.Try(c.c.ListItemViewers(c.svc, &visibilityv1.ListItemViewersRequest{Item: ref(t, id), PageToken: tok, PageSize: 3})).Must(c.t)
 		for _, v := range r.GetViewers() {
 			out = append(out, v.GetUserId())
 		}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // TestAIP155_CreateGroupRequestIDIsIdempotent: a retry with the same
@@ -21,10 +22,10 @@ func TestAIP155_CreateGroupRequestIDIsIdempotent(t *testing.T) {
 	req := &visibilityv1.CreateGroupRequest{RequestId: "7b0c-retry", Group: &visibilityv1.Group{Name: "Sales", ParentId: parent,
 		DefaultVisibility: &visibilityv1.DefaultVisibility{Deal: vtOwner}}}
 
-	first := try(e.client.CreateGroup(c.svc, req)).must(t)
+	first := servicetest.Try(e.client.CreateGroup(c.svc, req)).Must(t)
 	before := snapshotDB(t, conn)
 	for range 3 {
-		again := try(e.client.CreateGroup(c.svc, req)).must(t)
+		again := servicetest.Try(e.client.CreateGroup(c.svc, req)).Must(t)
 		if !proto.Equal(again.GetGroup(), first.GetGroup()) || again.GetVersion() != first.GetVersion() {
 			t.Fatalf("retry = %v, first = %v", again, first)
 		}
@@ -50,17 +51,17 @@ func TestAIP155_CreateGroupRequestIDIsIdempotent(t *testing.T) {
 	}
 
 	// At the plan's limit a retry still answers with the group it created.
-	third := try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "third"}})).must(t)
+	third := servicetest.Try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "third"}})).Must(t)
 	_, err := e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{RequestId: "fourth", Group: &visibilityv1.Group{Name: "fourth"}})
 	wantErr(t, err, codes.ResourceExhausted, errGroupLimit)
-	retry := try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "third"}})).must(t)
+	retry := servicetest.Try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "third"}})).Must(t)
 	if retry.GetGroup().GetId() != third.GetGroup().GetId() {
 		t.Fatalf("retry at the limit = %v, want group %d", retry, third.GetGroup().GetId())
 	}
 
 	// Request ids are per company.
 	other := newCo(t, e, 2, visibilityv1.Plan_PLAN_ENTERPRISE)
-	o := try(e.client.CreateGroup(other.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "other company"}})).must(t)
+	o := servicetest.Try(e.client.CreateGroup(other.svc, &visibilityv1.CreateGroupRequest{RequestId: "third", Group: &visibilityv1.Group{Name: "other company"}})).Must(t)
 	if o.GetGroup().GetId() == third.GetGroup().GetId() {
 		t.Fatal("another company's request id returned this company's group")
 	}

@@ -96,7 +96,7 @@ func TestPropertyServiceMatchesReference(t *testing.T) {
 		}
 		svc := b.Service(t, companyID)
 		for _, u := range f.model.Users {
-			res := try(bc.BatchCheckAccess(svc, &visibilityv1.BatchCheckAccessRequest{UserId: int64(u.ID), Items: refs})).must(t).GetResults()
+			res := servicetest.Try(bc.BatchCheckAccess(svc, &visibilityv1.BatchCheckAccessRequest{UserId: int64(u.ID), Items: refs})).Must(t).GetResults()
 			for i, it := range f.items {
 				want := policytest.ReferenceDecide(f.model, u.ID, it)
 				if res[i].GetAllowed() != want.Allowed || res[i].GetReason() != visibilityv1.DecisionReason(want.Reason) {
@@ -151,8 +151,8 @@ func loadModel(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []
 	for _, u := range model.Users {
 		known[u.ID] = true
 		p := u.Perms
-		try(cl.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: int64(u.ID), Active: u.Active,
-			Permissions: perms{app: p.AppAdmin, deal: p.DealAdmin, global: p.GlobalAdmin, settings: p.AccountSettings, change: p.ChangeVisibility}.pb()}})).must(t)
+		servicetest.Try(cl.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: int64(u.ID), Active: u.Active,
+			Permissions: perms{app: p.AppAdmin, deal: p.DealAdmin, global: p.GlobalAdmin, settings: p.AccountSettings, change: p.ChangeVisibility}.pb()}})).Must(t)
 		if g := ids[u.Group]; g != c.def {
 			c.setGroup(int64(u.ID), g)
 		}
@@ -197,7 +197,7 @@ func loadModel(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []
 		batch[i] = &visibilityv1.Item{Type: visibilityv1.ItemType(it.Type), Id: it.ID, OwnerId: int64(it.Owner),
 			VisibleTo: visibilityv1.VisibleTo(it.VisibleTo), PipelineId: int64(it.Pipeline)}
 	}
-	resp := try(cl.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: int64(importer.ID), Items: batch})).must(t)
+	resp := servicetest.Try(cl.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: int64(importer.ID), Items: batch})).Must(t)
 	if int(resp.GetCreatedCount()) != len(items) {
 		t.Fatalf("created_count = %d, want %d", resp.GetCreatedCount(), len(items))
 	}
@@ -209,7 +209,7 @@ func loadModel(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []
 		for i, u := range it.Followers {
 			f[i] = int64(u)
 		}
-		try(cl.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID), UserIds: f})).must(t)
+		servicetest.Try(cl.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID), UserIds: f})).Must(t)
 	}
 	return model, items, loaded{groups: ids, pipelines: int64(maxPipeline), importer: importer.ID}
 }
@@ -276,8 +276,8 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 			p := policy.PipelineID(1 + pick(int(l.pipelines)))
 			hidden := model.Hidden[g]
 			if slices.Contains(hidden, p) {
-				try(cl.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: l.groups[g],
-					VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{int64(p)}}})).must(t)
+				servicetest.Try(cl.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: l.groups[g],
+					VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{int64(p)}}})).Must(t)
 				model.Hidden[g] = slices.DeleteFunc(slices.Clone(hidden), func(x policy.PipelineID) bool { return x == p })
 			} else if len(hidden)+1 < int(l.pipelines) {
 				c.hide(l.groups[g], int64(p))
@@ -289,7 +289,7 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 		case 3: // change an item's owner
 			it := &items[pick(len(items))]
 			owner := model.Users[pick(len(model.Users))].ID
-			try(cl.ChangeItemOwner(c.svc, &visibilityv1.ChangeItemOwnerRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID), OwnerId: int64(owner)})).must(t)
+			servicetest.Try(cl.ChangeItemOwner(c.svc, &visibilityv1.ChangeItemOwnerRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID), OwnerId: int64(owner)})).Must(t)
 			it.Owner = owner
 		case 4: // change an item's visible_to
 			it := &items[pick(len(items))]
@@ -302,10 +302,10 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 			u := model.Users[pick(len(model.Users))].ID
 			r := ref(visibilityv1.ItemType(it.Type), it.ID)
 			if slices.Contains(it.Followers, u) {
-				try(cl.RemoveItemFollowers(c.svc, &visibilityv1.RemoveItemFollowersRequest{Item: r, UserIds: []int64{int64(u)}})).must(t)
+				servicetest.Try(cl.RemoveItemFollowers(c.svc, &visibilityv1.RemoveItemFollowersRequest{Item: r, UserIds: []int64{int64(u)}})).Must(t)
 				it.Followers = slices.DeleteFunc(slices.Clone(it.Followers), func(x policy.UserID) bool { return x == u })
 			} else {
-				try(cl.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: r, UserIds: []int64{int64(u)}})).must(t)
+				servicetest.Try(cl.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: r, UserIds: []int64{int64(u)}})).Must(t)
 				it.Followers = append(slices.Clone(it.Followers), u)
 				slices.Sort(it.Followers)
 			}
@@ -316,7 +316,7 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 				continue
 			}
 			if pick(3) == 0 {
-				try(cl.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: int64(u.ID)})).must(t)
+				servicetest.Try(cl.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: int64(u.ID)})).Must(t)
 				u.Active = false
 				continue
 			}
@@ -325,12 +325,12 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 			u.Perms = policy.Permissions{AppAdmin: bits&1 != 0 && pick(2) == 0, DealAdmin: bits&2 != 0, GlobalAdmin: bits&4 != 0,
 				AccountSettings: bits&8 != 0, ChangeVisibility: bits&16 != 0}
 			p := u.Perms
-			try(cl.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: int64(u.ID), Active: true,
-				Permissions: perms{app: p.AppAdmin, deal: p.DealAdmin, global: p.GlobalAdmin, settings: p.AccountSettings, change: p.ChangeVisibility}.pb()}})).must(t)
+			servicetest.Try(cl.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: int64(u.ID), Active: true,
+				Permissions: perms{app: p.AppAdmin, deal: p.DealAdmin, global: p.GlobalAdmin, settings: p.AccountSettings, change: p.ChangeVisibility}.pb()}})).Must(t)
 		case 7: // delete an item
 			i := pick(len(items))
 			it := items[i]
-			try(cl.DeleteItem(c.svc, &visibilityv1.DeleteItemRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID)})).must(t)
+			servicetest.Try(cl.DeleteItem(c.svc, &visibilityv1.DeleteItemRequest{Item: ref(visibilityv1.ItemType(it.Type), it.ID)})).Must(t)
 			items = slices.Delete(slices.Clone(items), i, i+1)
 		case 8: // register a new item, owned by the importer or someone else
 			id := int64(len(items) + 1000 + step)
@@ -350,7 +350,7 @@ func mutate(t *testing.T, c *co, r *rand.Rand, model policy.Company, items []pol
 			if g.Default {
 				continue
 			}
-			try(cl.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: l.groups[g.ID], MoveMembersAndSubgroups: true})).must(t)
+			servicetest.Try(cl.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: l.groups[g.ID], MoveMembersAndSubgroups: true})).Must(t)
 			for i := range model.Users {
 				if model.Users[i].Group == g.ID {
 					model.Users[i].Group = def
@@ -402,8 +402,8 @@ func checkAgainstModel(t *testing.T, c *co, conn *pgx.Conn, r *rand.Rand, model 
 		asUser := c.as(uid)
 
 		// BatchCheckAccess over every item, as a service and as the user.
-		bs := try(cl.BatchCheckAccess(c.svc, &visibilityv1.BatchCheckAccessRequest{UserId: uid, Items: refs})).must(t)
-		bu := try(cl.BatchCheckAccess(asUser, &visibilityv1.BatchCheckAccessRequest{Items: refs})).must(t)
+		bs := servicetest.Try(cl.BatchCheckAccess(c.svc, &visibilityv1.BatchCheckAccessRequest{UserId: uid, Items: refs})).Must(t)
+		bu := servicetest.Try(cl.BatchCheckAccess(asUser, &visibilityv1.BatchCheckAccessRequest{Items: refs})).Must(t)
 		if len(bs.GetResults()) != len(items) || len(bu.GetResults()) != len(items) {
 			t.Fatalf("user %d: %d and %d results for %d items", uid, len(bs.GetResults()), len(bu.GetResults()), len(items))
 		}
@@ -433,7 +433,7 @@ func checkAgainstModel(t *testing.T, c *co, conn *pgx.Conn, r *rand.Rand, model 
 			want := policytest.ReferenceVisible(model, u.ID, byType[typ])
 
 			// LookupAccessFilter, applied as SQL to the service's own registry.
-			f := try(cl.LookupAccessFilter(asUser, &visibilityv1.LookupAccessFilterRequest{ItemType: visibilityv1.ItemType(typ)})).must(t)
+			f := servicetest.Try(cl.LookupAccessFilter(asUser, &visibilityv1.LookupAccessFilterRequest{ItemType: visibilityv1.ItemType(typ)})).Must(t)
 			got := applyFilter(t, conn, c.id, f)
 			if !slices.Equal(got, want) {
 				t.Fatalf("user %d %v: the filter selects %v, the reference %v\nfilter %v", uid, typ, got, want, f)
@@ -443,8 +443,8 @@ func checkAgainstModel(t *testing.T, c *co, conn *pgx.Conn, r *rand.Rand, model 
 			var listed []int64
 			token := ""
 			for pages := 0; ; pages++ {
-				l := try(cl.ListAccessibleItems(asUser, &visibilityv1.ListAccessibleItemsRequest{ItemType: visibilityv1.ItemType(typ),
-					PageSize: 7, PageToken: token})).must(t)
+				l := servicetest.Try(cl.ListAccessibleItems(asUser, &visibilityv1.ListAccessibleItemsRequest{ItemType: visibilityv1.ItemType(typ),
+					PageSize: 7, PageToken: token})).Must(t)
 				if len(l.GetItems()) > 7 || (l.GetNextPageToken() != "" && len(l.GetItems()) != 7) {
 					t.Fatalf("user %d %v: page of %d items with next token %q", uid, typ, len(l.GetItems()), l.GetNextPageToken())
 				}
@@ -475,7 +475,7 @@ func checkAgainstModel(t *testing.T, c *co, conn *pgx.Conn, r *rand.Rand, model 
 		var got []policy.UserID
 		token := ""
 		for {
-			l := try(cl.ListItemViewers(c.svc, &visibilityv1.ListItemViewersRequest{Item: refs[i], PageSize: 4, PageToken: token})).must(t)
+			l := servicetest.Try(cl.ListItemViewers(c.svc, &visibilityv1.ListItemViewersRequest{Item: refs[i], PageSize: 4, PageToken: token})).Must(t)
 			for _, v := range l.GetViewers() {
 				got = append(got, policy.UserID(v.GetUserId()))
 				if want := policytest.ReferenceDecide(model, policy.UserID(v.GetUserId()), it); visibilityv1.DecisionReason(want.Reason) != v.GetReason() {

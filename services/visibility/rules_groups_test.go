@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // Rules V1–V4: groups, membership, the forest, plans.
@@ -19,14 +20,14 @@ func TestV1_NewUserStartsInDefaultGroup(t *testing.T) {
 	sales := c.group("Sales", 0, nil)
 
 	// group_id in the request is ignored: new users start in the default group.
-	resp := try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 7, Active: true, GroupId: sales}})).must(t)
+	resp := servicetest.Try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 7, Active: true, GroupId: sales}})).Must(t)
 	if !resp.GetCreated() || resp.GetUser().GetGroupId() != c.def {
 		t.Fatalf("UpsertUser = %v, want created in default group %d", resp, c.def)
 	}
 	if g := c.getUser(7).GetGroupId(); g != c.def {
 		t.Fatalf("GetUser group = %d, want default group %d", g, c.def)
 	}
-	users := try(e.client.ListUsers(c.svc, &visibilityv1.ListUsersRequest{GroupId: c.def})).must(t).GetUsers()
+	users := servicetest.Try(e.client.ListUsers(c.svc, &visibilityv1.ListUsersRequest{GroupId: c.def})).Must(t).GetUsers()
 	if len(users) != 1 || users[0].GetId() != 7 {
 		t.Fatalf("ListUsers(default group) = %v, want user 7", users)
 	}
@@ -36,7 +37,7 @@ func TestV1_NewUserStartsInDefaultGroup(t *testing.T) {
 
 	// Updating an existing user never changes its membership.
 	c.setGroup(7, sales)
-	resp = try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 7, Name: "renamed", Active: true, GroupId: c.def}})).must(t)
+	resp = servicetest.Try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 7, Name: "renamed", Active: true, GroupId: c.def}})).Must(t)
 	if resp.GetCreated() || resp.GetUser().GetGroupId() != sales || c.getUser(7).GetGroupId() != sales {
 		t.Fatalf("re-upsert moved the user: %v", resp)
 	}
@@ -55,7 +56,7 @@ func TestV1_RemoveFromGroupReturnsToDefaultGroup(t *testing.T) {
 	c.item(3, &visibilityv1.Item{Type: person, Id: 2, VisibleTo: vtSubgroups})
 	c.wantAccess(1, person, 1, 0, true, rOwnerGroup)
 
-	r := try(e.client.RemoveUserFromGroup(c.svc, &visibilityv1.RemoveUserFromGroupRequest{UserId: 1})).must(t)
+	r := servicetest.Try(e.client.RemoveUserFromGroup(c.svc, &visibilityv1.RemoveUserFromGroupRequest{UserId: 1})).Must(t)
 	if r.GetUser().GetGroupId() != c.def || c.getUser(1).GetGroupId() != c.def {
 		t.Fatalf("RemoveUserFromGroup = %v, want default group %d", r.GetUser(), c.def)
 	}
@@ -68,7 +69,7 @@ func TestV1_RemoveFromGroupReturnsToDefaultGroup(t *testing.T) {
 
 	// Removing a user already in the default group changes nothing.
 	v := c.company().GetVersion()
-	r = try(e.client.RemoveUserFromGroup(c.svc, &visibilityv1.RemoveUserFromGroupRequest{UserId: 1})).must(t)
+	r = servicetest.Try(e.client.RemoveUserFromGroup(c.svc, &visibilityv1.RemoveUserFromGroupRequest{UserId: 1})).Must(t)
 	if r.GetUser().GetGroupId() != c.def || r.GetVersion() != v {
 		t.Fatalf("second RemoveUserFromGroup = %v (version %d), want no change at version %d", r.GetUser(), r.GetVersion(), v)
 	}
@@ -141,7 +142,7 @@ func TestV1_DeleteGroupWithMembersIsRefused(t *testing.T) {
 	if c.getUser(1).GetGroupId() != withMember {
 		t.Fatal("the member was moved by a refused delete")
 	}
-	r := try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: empty})).must(t)
+	r := servicetest.Try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: empty})).Must(t)
 	if r.GetMovedMembers() != 0 || r.GetMovedSubgroups() != 0 {
 		t.Fatalf("DeleteGroup(empty) = %v", r)
 	}
@@ -168,7 +169,7 @@ func TestV1_DeleteGroupMovesMembersToDefaultAndSubgroupsToParent(t *testing.T) {
 	c.item(4, &visibilityv1.Item{Type: deal, Id: 2, VisibleTo: vtOwner})
 	c.wantAccess(1, deal, 1, 0, true, rAncestor)
 
-	r := try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: mid, MoveMembersAndSubgroups: true})).must(t)
+	r := servicetest.Try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: mid, MoveMembersAndSubgroups: true})).Must(t)
 	if r.GetMovedMembers() != 2 || r.GetMovedSubgroups() != 2 {
 		t.Fatalf("DeleteGroup = %v, want 2 members and 2 subgroups moved", r)
 	}
@@ -192,7 +193,7 @@ func TestV1_DeleteGroupMovesMembersToDefaultAndSubgroupsToParent(t *testing.T) {
 	c.wantAccess(1, deal, 2, r.GetVersion(), true, rAncestor)
 
 	// A top-level group's subgroups become top-level.
-	r = try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: top, MoveMembersAndSubgroups: true})).must(t)
+	r = servicetest.Try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: top, MoveMembersAndSubgroups: true})).Must(t)
 	if r.GetMovedMembers() != 1 || r.GetMovedSubgroups() != 2 || c.getGroup(s1).GetParentId() != 0 {
 		t.Fatalf("DeleteGroup(top) = %v; s1 parent %d", r, c.getGroup(s1).GetParentId())
 	}
@@ -220,8 +221,8 @@ func TestV1_DefaultGroupCannotBeDeletedOrMoved(t *testing.T) {
 		t.Fatalf("version moved from %d to %d", before, v)
 	}
 	// The default group may still be renamed.
-	try(e.client.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{
-		Group: &visibilityv1.Group{Id: c.def, Name: "Everyone"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})).must(t)
+	servicetest.Try(e.client.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{
+		Group: &visibilityv1.Group{Id: c.def, Name: "Everyone"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})).Must(t)
 	if n := c.getGroup(c.def).GetName(); n != "Everyone" {
 		t.Fatalf("name = %q", n)
 	}
@@ -292,7 +293,7 @@ func TestV3_EachVisibleToSeesAtLeastTheLevelBelow(t *testing.T) {
 	for i, vt := range []visibilityv1.VisibleTo{vtOwner, vtGroup, vtSubgroups, vtCompany} {
 		id := int64(i + 1)
 		c.item(1, &visibilityv1.Item{Type: org, Id: id, VisibleTo: vt})
-		try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(org, id), UserIds: []int64{7}})).must(t)
+		servicetest.Try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(org, id), UserIds: []int64{7}})).Must(t)
 		if got := c.viewers(org, id); fmt.Sprint(got) != fmt.Sprint(want[vt]) {
 			t.Errorf("visible_to %v: viewers %v, want %v", vt, got, want[vt])
 		}
@@ -324,7 +325,7 @@ func TestV3_MovingOwnerBetweenGroupsChangesViewersAtOnce(t *testing.T) {
 		c.wantAccess(4, deal, 10, min, true, rAncestor)
 	}
 	// The user principals' own view agrees.
-	r := try(e.client.CheckAccess(c.as(3), &visibilityv1.CheckAccessRequest{Item: ref(deal, 10)})).must(t)
+	r := servicetest.Try(e.client.CheckAccess(c.as(3), &visibilityv1.CheckAccessRequest{Item: ref(deal, 10)})).Must(t)
 	if !r.GetAllowed() || r.GetVersion() < v {
 		t.Fatalf("user 3 CheckAccess = %v", r)
 	}
@@ -397,8 +398,8 @@ func TestV4_GroupLimitIsResourceExhaustedWithQuotaFailure(t *testing.T) {
 			}
 			overLimit(0)
 			// Extra groups raise the limit by exactly that many.
-			u := try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{
-				Company: &visibilityv1.Company{ExtraGroups: 2}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).must(t)
+			u := servicetest.Try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{
+				Company: &visibilityv1.Company{ExtraGroups: 2}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).Must(t)
 			if u.GetCompany().GetCustomGroupLimit() != int32(tt.limit+2) || u.GetCompany().GetPlan() != tt.plan {
 				t.Fatalf("UpdateCompany = %v", u.GetCompany())
 			}
@@ -440,12 +441,12 @@ func TestV4_DowngradeKeepsGroups(t *testing.T) {
 				walk(x.GetChildren())
 			}
 		}
-		walk(try(e.client.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).must(t).GetRoots())
+		walk(servicetest.Try(e.client.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).Must(t).GetRoots())
 		return n
 	}
 	for _, plan := range []visibilityv1.Plan{visibilityv1.Plan_PLAN_PROFESSIONAL, visibilityv1.Plan_PLAN_ESSENTIAL} {
-		u := try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{
-			Company: &visibilityv1.Company{Plan: plan}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"plan"}}})).must(t)
+		u := servicetest.Try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{
+			Company: &visibilityv1.Company{Plan: plan}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"plan"}}})).Must(t)
 		if u.GetCompany().GetPlan() != plan || u.GetCompany().GetCustomGroupCount() != 5 {
 			t.Fatalf("after downgrade to %v: %v", plan, u.GetCompany())
 		}
@@ -470,7 +471,7 @@ func TestV4_DowngradeKeepsGroups(t *testing.T) {
 	_, err := e.client.UpsertItem(c.svc, &visibilityv1.UpsertItemRequest{ActingUserId: 2, Item: &visibilityv1.Item{Type: deal, Id: 3, VisibleTo: vtGroup}})
 	wantErr(t, err, codes.FailedPrecondition, errNotInPlan)
 	// Groups left over from the richer plan can still be deleted.
-	try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: groups[2], MoveMembersAndSubgroups: true})).must(t)
+	servicetest.Try(e.client.DeleteGroup(c.svc, &visibilityv1.DeleteGroupRequest{GroupId: groups[2], MoveMembersAndSubgroups: true})).Must(t)
 	if n := countGroups(); n != 5 {
 		t.Fatalf("%d groups after delete, want 5", n)
 	}

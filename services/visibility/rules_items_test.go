@@ -14,6 +14,7 @@ import (
 
 	"github.com/sightline/sightline/pkg/auth"
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // Rules V5–V10: default visibility, admins, pipelines, ownership, companies, explanations.
@@ -65,8 +66,8 @@ func TestV5_ItemWithoutVisibleToTakesOwnerGroupDefault(t *testing.T) {
 	// An existing item keeps its value when the write omits it, even after the default changes.
 	itemOf := func(r *visibilityv1.UpsertItemResponse) *visibilityv1.Item { return r.GetItem() }
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 1})
-	try(e.client.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{Group: &visibilityv1.Group{Id: g,
-		DefaultVisibility: &visibilityv1.DefaultVisibility{Deal: vtCompany}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"default_visibility"}}})).must(t)
+	servicetest.Try(e.client.UpdateGroup(c.svc, &visibilityv1.UpdateGroupRequest{Group: &visibilityv1.Group{Id: g,
+		DefaultVisibility: &visibilityv1.DefaultVisibility{Deal: vtCompany}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"default_visibility"}}})).Must(t)
 	if got := itemOf(c.item(1, &visibilityv1.Item{Type: deal, Id: 1})).GetVisibleTo(); got != vtOwner {
 		t.Fatalf("re-upsert without visible_to changed it to %v", got)
 	}
@@ -100,7 +101,7 @@ func TestV5_NonDefaultVisibleToNeedsChangeVisibilityPermission(t *testing.T) {
 		}
 	}
 	// The group default, given explicitly, needs no permission.
-	r := try(e.client.UpsertItem(c.as(1), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: 1, VisibleTo: vtGroup}})).must(t)
+	r := servicetest.Try(e.client.UpsertItem(c.as(1), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: 1, VisibleTo: vtGroup}})).Must(t)
 	if r.GetItem().GetVisibleTo() != vtGroup || r.GetItem().GetOwnerId() != 1 {
 		t.Fatalf("UpsertItem = %v", r.GetItem())
 	}
@@ -114,15 +115,15 @@ func TestV5_NonDefaultVisibleToNeedsChangeVisibilityPermission(t *testing.T) {
 	for _, u := range []int64{2, 3} {
 		for i, vt := range []visibilityv1.VisibleTo{vtOwner, vtSubgroups, vtCompany} {
 			id := int64(10*u + int64(i))
-			r := try(e.client.UpsertItem(c.as(u), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: id, VisibleTo: vt}})).must(t)
+			r := servicetest.Try(e.client.UpsertItem(c.as(u), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: id, VisibleTo: vt}})).Must(t)
 			if r.GetItem().GetVisibleTo() != vt {
 				t.Fatalf("user %d: visible_to = %v, want %v", u, r.GetItem().GetVisibleTo(), vt)
 			}
 		}
 	}
 	// Re-sending an existing non-default value unchanged is not a change.
-	try(e.client.UpsertItem(c.svc, &visibilityv1.UpsertItemRequest{ActingUserId: 2, Item: &visibilityv1.Item{Type: lead, Id: 7, OwnerId: 1, VisibleTo: vtCompany}})).must(t)
-	try(e.client.UpsertItem(c.as(1), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: 7, VisibleTo: vtCompany}})).must(t)
+	servicetest.Try(e.client.UpsertItem(c.svc, &visibilityv1.UpsertItemRequest{ActingUserId: 2, Item: &visibilityv1.Item{Type: lead, Id: 7, OwnerId: 1, VisibleTo: vtCompany}})).Must(t)
+	servicetest.Try(e.client.UpsertItem(c.as(1), &visibilityv1.UpsertItemRequest{Item: &visibilityv1.Item{Type: lead, Id: 7, VisibleTo: vtCompany}})).Must(t)
 }
 
 func TestV5_ServiceIsHeldToActingUsersPermission(t *testing.T) {
@@ -148,8 +149,8 @@ func TestV5_ServiceIsHeldToActingUsersPermission(t *testing.T) {
 		t.Fatalf("refused writes changed the database")
 	}
 
-	r := try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{
-		{Type: deal, Id: 1}, {Type: deal, Id: 2, VisibleTo: vtGroup}, {Type: deal, Id: 3, VisibleTo: vtOwner, OwnerId: 1}}})).must(t)
+	r := servicetest.Try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{
+		{Type: deal, Id: 1}, {Type: deal, Id: 2, VisibleTo: vtGroup}, {Type: deal, Id: 3, VisibleTo: vtOwner, OwnerId: 1}}})).Must(t)
 	if r.GetCreatedCount() != 3 || r.GetItems()[2].GetVisibleTo() != vtOwner || r.GetItems()[2].GetOwnerId() != 1 {
 		t.Fatalf("BatchUpsertItems = %v", r)
 	}
@@ -273,8 +274,8 @@ func TestV6_OnlyAccountSettingsMayManage(t *testing.T) {
 		i++
 	}
 	c.user(20, g, perms{settings: true})
-	try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 21, Active: false,
-		Permissions: perms{settings: true}.pb()}})).must(t) // deactivated: no longer manages
+	servicetest.Try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 21, Active: false,
+		Permissions: perms{settings: true}.pb()}})).Must(t) // deactivated: no longer manages
 
 	calls := managementCalls(e.client, g, emptyG, 1)
 	before := snapshotDB(t, conn)
@@ -299,7 +300,7 @@ func TestV6_OnlyAccountSettingsMayManage(t *testing.T) {
 	_, err := e.client.CreateCompany(c.as(20), &visibilityv1.CreateCompanyRequest{Plan: visibilityv1.Plan_PLAN_ENTERPRISE})
 	wantErr(t, err, codes.PermissionDenied, errServiceRequired)
 	// A user may read itself without account settings.
-	try(e.client.GetUser(c.as(10), &visibilityv1.GetUserRequest{UserId: 10})).must(t)
+	servicetest.Try(e.client.GetUser(c.as(10), &visibilityv1.GetUserRequest{UserId: 10})).Must(t)
 
 	// The user with account settings access may do all of it.
 	for _, call := range calls {
@@ -309,7 +310,7 @@ func TestV6_OnlyAccountSettingsMayManage(t *testing.T) {
 	}
 	// So may an app admin (account admin: doc of package server).
 	c.user(22, 0, perms{app: true})
-	try(e.client.ListGroups(c.as(22), &visibilityv1.ListGroupsRequest{})).must(t)
+	servicetest.Try(e.client.ListGroups(c.as(22), &visibilityv1.ListGroupsRequest{})).Must(t)
 }
 
 func TestV6_AdminKindsDoNotImplyEachOther(t *testing.T) {
@@ -371,7 +372,7 @@ func TestV6_AdminKindsDoNotImplyEachOther(t *testing.T) {
 			}
 			// The filter agrees: sees_all exactly for the types the admin kind covers.
 			for i, typ := range types {
-				f := try(e.client.LookupAccessFilter(c.svc, &visibilityv1.LookupAccessFilterRequest{UserId: u, ItemType: typ})).must(t)
+				f := servicetest.Try(e.client.LookupAccessFilter(c.svc, &visibilityv1.LookupAccessFilterRequest{UserId: u, ItemType: typ})).Must(t)
 				isAdmin := tt.want[i].reason == rDealAdmin || tt.want[i].reason == rGlobalAdmin || tt.want[i].reason == rAppAdmin
 				if f.GetSeesAll() != isAdmin {
 					t.Errorf("%v filter sees_all = %v, want %v", typ, f.GetSeesAll(), isAdmin)
@@ -396,7 +397,7 @@ func TestV7_HiddenPipelineHidesDealFromOwnerAndReadsAsNotFound(t *testing.T) {
 	c.user(4, sub, perms{})
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 10, VisibleTo: vtCompany, PipelineId: 2})
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 11, VisibleTo: vtCompany, PipelineId: 1})
-	try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 10), UserIds: []int64{2}})).must(t)
+	servicetest.Try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 10), UserIds: []int64{2}})).Must(t)
 	c.wantAccess(1, deal, 10, 0, true, rOwner)
 	v := c.hide(g, 2).GetVersion()
 
@@ -412,11 +413,11 @@ func TestV7_HiddenPipelineHidesDealFromOwnerAndReadsAsNotFound(t *testing.T) {
 	owner := c.as(1)
 	const missing = 12345
 	for _, id := range []int64{10, missing} {
-		r := try(e.client.CheckAccess(owner, &visibilityv1.CheckAccessRequest{Item: ref(deal, id)})).must(t)
+		r := servicetest.Try(e.client.CheckAccess(owner, &visibilityv1.CheckAccessRequest{Item: ref(deal, id)})).Must(t)
 		if r.GetAllowed() || r.GetReason() != rNoItem {
 			t.Fatalf("CheckAccess(deal %d) = %v, want ITEM_NOT_FOUND", id, r)
 		}
-		b := try(e.client.BatchCheckAccess(owner, &visibilityv1.BatchCheckAccessRequest{Items: []*visibilityv1.ItemRef{ref(deal, id)}})).must(t)
+		b := servicetest.Try(e.client.BatchCheckAccess(owner, &visibilityv1.BatchCheckAccessRequest{Items: []*visibilityv1.ItemRef{ref(deal, id)}})).Must(t)
 		if b.GetResults()[0].GetAllowed() || b.GetResults()[0].GetReason() != rNoItem {
 			t.Fatalf("BatchCheckAccess(deal %d) = %v, want ITEM_NOT_FOUND", id, b)
 		}
@@ -467,11 +468,11 @@ func TestV7_HiddenPipelineHidesDealFromOwnerAndReadsAsNotFound(t *testing.T) {
 		t.Fatal("a refused UpsertItem changed the database")
 	}
 	// Lists leave it out.
-	l := try(e.client.ListAccessibleItems(owner, &visibilityv1.ListAccessibleItemsRequest{ItemType: deal})).must(t)
+	l := servicetest.Try(e.client.ListAccessibleItems(owner, &visibilityv1.ListAccessibleItemsRequest{ItemType: deal})).Must(t)
 	if len(l.GetItems()) != 1 || l.GetItems()[0].GetId() != 11 {
 		t.Fatalf("ListAccessibleItems = %v, want only deal 11", l.GetItems())
 	}
-	f := try(e.client.LookupAccessFilter(owner, &visibilityv1.LookupAccessFilterRequest{ItemType: deal})).must(t)
+	f := servicetest.Try(e.client.LookupAccessFilter(owner, &visibilityv1.LookupAccessFilterRequest{ItemType: deal})).Must(t)
 	if fmt.Sprint(f.GetHiddenPipelineIds()) != "[2]" {
 		t.Fatalf("filter hidden pipelines = %v, want [2]", f.GetHiddenPipelineIds())
 	}
@@ -479,8 +480,8 @@ func TestV7_HiddenPipelineHidesDealFromOwnerAndReadsAsNotFound(t *testing.T) {
 		t.Fatalf("viewers = %v, want [3 4]", got)
 	}
 	// Showing the pipeline again gives the owner its deal back.
-	v = try(e.client.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: g,
-		VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{2}}})).must(t).GetVersion()
+	v = servicetest.Try(e.client.UpdateGroupPipelines(c.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: g,
+		VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{2}}})).Must(t).GetVersion()
 	c.wantAccess(1, deal, 10, v, true, rOwner)
 }
 
@@ -501,16 +502,16 @@ func TestV7_DealAdminSeesHiddenPipeline(t *testing.T) {
 	c.wantAccess(3, deal, 1, 0, true, rAppAdmin)
 	c.wantAccess(4, deal, 1, 0, false, rHidden)
 	for _, u := range []int64{2, 3} {
-		r := try(e.client.CheckAccess(c.as(u), &visibilityv1.CheckAccessRequest{Item: ref(deal, 1)})).must(t)
+		r := servicetest.Try(e.client.CheckAccess(c.as(u), &visibilityv1.CheckAccessRequest{Item: ref(deal, 1)})).Must(t)
 		if !r.GetAllowed() {
 			t.Fatalf("user %d: %v", u, r)
 		}
-		try(e.client.GetItem(c.as(u), &visibilityv1.GetItemRequest{Item: ref(deal, 1)})).must(t)
-		ps := try(e.client.ListPipelines(c.as(u), &visibilityv1.ListPipelinesRequest{UserId: u})).must(t).GetPipelines()
+		servicetest.Try(e.client.GetItem(c.as(u), &visibilityv1.GetItemRequest{Item: ref(deal, 1)})).Must(t)
+		ps := servicetest.Try(e.client.ListPipelines(c.as(u), &visibilityv1.ListPipelinesRequest{UserId: u})).Must(t).GetPipelines()
 		if len(ps) != 2 {
 			t.Fatalf("user %d ListPipelines = %v, want both", u, ps)
 		}
-		f := try(e.client.LookupAccessFilter(c.as(u), &visibilityv1.LookupAccessFilterRequest{ItemType: deal})).must(t)
+		f := servicetest.Try(e.client.LookupAccessFilter(c.as(u), &visibilityv1.LookupAccessFilterRequest{ItemType: deal})).Must(t)
 		if !f.GetSeesAll() || len(f.GetHiddenPipelineIds()) != 0 {
 			t.Fatalf("user %d filter = %v", u, f)
 		}
@@ -540,14 +541,14 @@ func TestV7_HidingLastVisiblePipelineIsRefused(t *testing.T) {
 		}
 	}
 	refused(nil, []int64{1, 2, 3})
-	r := try(update(nil, []int64{1, 2})).must(t)
+	r := servicetest.Try(update(nil, []int64{1, 2})).Must(t)
 	if fmt.Sprint(r.GetVisiblePipelineIds()) != "[3]" || fmt.Sprint(r.GetGroup().GetHiddenPipelineIds()) != "[1 2]" {
 		t.Fatalf("UpdateGroupPipelines = %v", r)
 	}
 	refused(nil, []int64{3})
 	refused([]int64{}, []int64{3})
 	// Swapping in one call is fine: show 1, hide 3.
-	r = try(update([]int64{1}, []int64{3})).must(t)
+	r = servicetest.Try(update([]int64{1}, []int64{3})).Must(t)
 	if fmt.Sprint(r.GetVisiblePipelineIds()) != "[1]" {
 		t.Fatalf("after swap visible = %v", r.GetVisiblePipelineIds())
 	}
@@ -557,7 +558,7 @@ func TestV7_HidingLastVisiblePipelineIsRefused(t *testing.T) {
 	refused(nil, []int64{1})
 	// A new pipeline is visible to every group until hidden.
 	c.pipeline(4)
-	r = try(update(nil, []int64{1})).must(t)
+	r = servicetest.Try(update(nil, []int64{1})).Must(t)
 	if fmt.Sprint(r.GetVisiblePipelineIds()) != "[4]" {
 		t.Fatalf("visible = %v, want [4]", r.GetVisiblePipelineIds())
 	}
@@ -583,7 +584,7 @@ func TestV7_ListPipelinesOmitsHiddenOnes(t *testing.T) {
 	}
 	list := func(ctx context.Context, u int64) string {
 		t.Helper()
-		return ids(try(e.client.ListPipelines(ctx, &visibilityv1.ListPipelinesRequest{UserId: u})).must(t).GetPipelines())
+		return ids(servicetest.Try(e.client.ListPipelines(ctx, &visibilityv1.ListPipelinesRequest{UserId: u})).Must(t).GetPipelines())
 	}
 	if got := list(c.as(1), 1); got != "[1 3]" {
 		t.Fatalf("user 1 as itself: %s, want [1 3]", got)
@@ -600,7 +601,7 @@ func TestV7_ListPipelinesOmitsHiddenOnes(t *testing.T) {
 	_, err := e.client.ListPipelines(c.as(1), &visibilityv1.ListPipelinesRequest{UserId: 2})
 	wantErr(t, err, codes.PermissionDenied, errSubjectNotCaller)
 	// A deactivated user sees no pipeline.
-	try(e.client.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: 2})).must(t)
+	servicetest.Try(e.client.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: 2})).Must(t)
 	if got := list(c.svc, 2); got != "[]" {
 		t.Fatalf("deactivated user: %s", got)
 	}
@@ -613,8 +614,8 @@ func TestV8_ImportedItemsAreOwnedByImporter(t *testing.T) {
 	g := c.group("G", 0, &visibilityv1.DefaultVisibility{Person: vtOwner})
 	c.user(1, g, perms{})
 	c.user(2, 0, perms{})
-	r := try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 1, Items: []*visibilityv1.Item{
-		{Type: person, Id: 1}, {Type: person, Id: 2, OwnerId: 2}, {Type: org, Id: 1}}})).must(t)
+	r := servicetest.Try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 1, Items: []*visibilityv1.Item{
+		{Type: person, Id: 1}, {Type: person, Id: 2, OwnerId: 2}, {Type: org, Id: 1}}})).Must(t)
 	if r.GetCreatedCount() != 3 {
 		t.Fatalf("created_count = %d", r.GetCreatedCount())
 	}
@@ -633,20 +634,20 @@ func TestV8_ImportedItemsAreOwnedByImporter(t *testing.T) {
 	}
 	c.wantAccess(1, person, 1, r.GetVersion(), true, rOwner)
 	// A user importing for itself owns what it imports.
-	r = try(e.client.BatchUpsertItems(c.as(2), &visibilityv1.BatchUpsertItemsRequest{Items: []*visibilityv1.Item{{Type: product, Id: 1}, {Type: product, Id: 2}}})).must(t)
+	r = servicetest.Try(e.client.BatchUpsertItems(c.as(2), &visibilityv1.BatchUpsertItemsRequest{Items: []*visibilityv1.Item{{Type: product, Id: 1}, {Type: product, Id: 2}}})).Must(t)
 	for _, it := range r.GetItems() {
 		if it.GetOwnerId() != 2 {
 			t.Fatalf("imported by user 2: %v", it)
 		}
 	}
 	// Re-importing existing items counts nothing as created.
-	r = try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{{Type: product, Id: 1}, {Type: product, Id: 3}}})).must(t)
+	r = servicetest.Try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{{Type: product, Id: 1}, {Type: product, Id: 3}}})).Must(t)
 	if r.GetCreatedCount() != 1 {
 		t.Fatalf("created_count = %d, want 1", r.GetCreatedCount())
 	}
 	// The same item twice in one batch: the later one wins and it is created once.
-	r = try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{
-		{Type: product, Id: 4, OwnerId: 1}, {Type: product, Id: 5}, {Type: product, Id: 4, OwnerId: 2}}})).must(t)
+	r = servicetest.Try(e.client.BatchUpsertItems(c.svc, &visibilityv1.BatchUpsertItemsRequest{ActingUserId: 2, Items: []*visibilityv1.Item{
+		{Type: product, Id: 4, OwnerId: 1}, {Type: product, Id: 5}, {Type: product, Id: 4, OwnerId: 2}}})).Must(t)
 	if r.GetCreatedCount() != 2 || len(r.GetItems()) != 3 || r.GetItems()[0].GetOwnerId() != 2 || c.getItem(product, 4).GetOwnerId() != 2 {
 		t.Fatalf("batch with a duplicate = %v, want 2 created and owner 2", r)
 	}
@@ -665,7 +666,7 @@ func TestV8_ChangeOwnerAndFollowers(t *testing.T) {
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 1, VisibleTo: vtOwner})
 	c.wantAccess(2, deal, 1, 0, false, rNotVisible)
 
-	r := try(e.client.ChangeItemOwner(c.svc, &visibilityv1.ChangeItemOwnerRequest{Item: ref(deal, 1), OwnerId: 2})).must(t)
+	r := servicetest.Try(e.client.ChangeItemOwner(c.svc, &visibilityv1.ChangeItemOwnerRequest{Item: ref(deal, 1), OwnerId: 2})).Must(t)
 	if r.GetItem().GetOwnerId() != 2 || c.getItem(deal, 1).GetOwnerId() != 2 || r.GetItem().GetVisibleTo() != vtOwner {
 		t.Fatalf("ChangeItemOwner = %v", r.GetItem())
 	}
@@ -674,7 +675,7 @@ func TestV8_ChangeOwnerAndFollowers(t *testing.T) {
 	_, err := e.client.ChangeItemOwner(c.svc, &visibilityv1.ChangeItemOwnerRequest{Item: ref(deal, 1), OwnerId: 99})
 	wantErr(t, err, codes.NotFound, errUserNotFound)
 
-	a := try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{4, 1, 4}})).must(t)
+	a := servicetest.Try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{4, 1, 4}})).Must(t)
 	if fmt.Sprint(a.GetItem().GetFollowerIds()) != "[1 4]" {
 		t.Fatalf("followers = %v", a.GetItem().GetFollowerIds())
 	}
@@ -683,14 +684,14 @@ func TestV8_ChangeOwnerAndFollowers(t *testing.T) {
 	// An unknown follower refuses the whole call.
 	_, err = e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3, 99}})
 	wantErr(t, err, codes.NotFound, errUserNotFound)
-	f := try(e.client.ListItemFollowers(c.svc, &visibilityv1.ListItemFollowersRequest{Item: ref(deal, 1)})).must(t)
+	f := servicetest.Try(e.client.ListItemFollowers(c.svc, &visibilityv1.ListItemFollowersRequest{Item: ref(deal, 1)})).Must(t)
 	if fmt.Sprint(f.GetUserIds()) != "[1 4]" {
 		t.Fatalf("ListItemFollowers = %v", f.GetUserIds())
 	}
 	// A follower may itself add followers as a user (it can see the item).
-	try(e.client.AddItemFollowers(c.as(4), &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).must(t)
+	servicetest.Try(e.client.AddItemFollowers(c.as(4), &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).Must(t)
 
-	rm := try(e.client.RemoveItemFollowers(c.svc, &visibilityv1.RemoveItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{4, 77}})).must(t)
+	rm := servicetest.Try(e.client.RemoveItemFollowers(c.svc, &visibilityv1.RemoveItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{4, 77}})).Must(t)
 	if fmt.Sprint(rm.GetItem().GetFollowerIds()) != "[1 3]" {
 		t.Fatalf("followers after remove = %v", rm.GetItem().GetFollowerIds())
 	}
@@ -903,27 +904,27 @@ func TestV9_OtherCompanysIdsAreNotFound(t *testing.T) {
 	_, err = cl.GetItem(stranger, &visibilityv1.GetItemRequest{Item: dealRef(4104)})
 	wantErr(t, err, codes.NotFound, errItemNotFound)
 	// Company 2 lists only its own.
-	l := try(cl.ListAccessibleItems(user, &visibilityv1.ListAccessibleItemsRequest{ItemType: deal})).must(t)
+	l := servicetest.Try(cl.ListAccessibleItems(user, &visibilityv1.ListAccessibleItemsRequest{ItemType: deal})).Must(t)
 	if len(l.GetItems()) != 1 || l.GetItems()[0].GetId() != 1 {
 		t.Fatalf("ListAccessibleItems = %v", l.GetItems())
 	}
-	ps := try(cl.ListPipelines(svc, &visibilityv1.ListPipelinesRequest{})).must(t).GetPipelines()
+	ps := servicetest.Try(cl.ListPipelines(svc, &visibilityv1.ListPipelinesRequest{})).Must(t).GetPipelines()
 	if len(ps) != 1 || ps[0].GetId() != 1 {
 		t.Fatalf("ListPipelines = %v", ps)
 	}
-	us := try(cl.ListUsers(svc, &visibilityv1.ListUsersRequest{})).must(t).GetUsers()
+	us := servicetest.Try(cl.ListUsers(svc, &visibilityv1.ListUsersRequest{})).Must(t).GetUsers()
 	if len(us) != 1 || us[0].GetId() != 7 {
 		t.Fatalf("ListUsers = %v", us)
 	}
-	gs := try(cl.ListGroups(svc, &visibilityv1.ListGroupsRequest{})).must(t).GetRoots()
+	gs := servicetest.Try(cl.ListGroups(svc, &visibilityv1.ListGroupsRequest{})).Must(t).GetRoots()
 	if len(gs) != 2 || gs[0].GetGroup().GetId() != two.def || gs[1].GetGroup().GetId() != g2 {
 		t.Fatalf("ListGroups = %v", gs)
 	}
 	// Upserts create company 2's own objects under the same ids, leaving company 1's alone.
-	if r := try(cl.UpsertUser(svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 4101, Active: true}})).must(t); !r.GetCreated() || r.GetUser().GetGroupId() != two.def {
+	if r := servicetest.Try(cl.UpsertUser(svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 4101, Active: true}})).Must(t); !r.GetCreated() || r.GetUser().GetGroupId() != two.def {
 		t.Fatalf("company 2 UpsertUser(4101) = %v", r)
 	}
-	if r := try(cl.UpsertPipeline(svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: 4103, Name: "two's"}})).must(t); !r.GetCreated() {
+	if r := servicetest.Try(cl.UpsertPipeline(svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: 4103, Name: "two's"}})).Must(t); !r.GetCreated() {
 		t.Fatalf("company 2 UpsertPipeline(4103) = %v", r)
 	}
 	if r := two.item(7, &visibilityv1.Item{Type: deal, Id: 4104, OwnerId: 4101, VisibleTo: vtOwner}); !r.GetCreated() {
@@ -966,8 +967,8 @@ func TestV10_ExplainAccessNamesTheRule(t *testing.T) {
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 1, VisibleTo: vtSubgroups, PipelineId: 1})
 	c.item(1, &visibilityv1.Item{Type: person, Id: 2, VisibleTo: vtGroup})
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 3, VisibleTo: vtCompany, PipelineId: 2})
-	try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{9}})).must(t)
-	try(e.client.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: 10})).must(t)
+	servicetest.Try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{9}})).Must(t)
+	servicetest.Try(e.client.DeactivateUser(c.svc, &visibilityv1.DeactivateUserRequest{UserId: 10})).Must(t)
 
 	tests := []struct {
 		user   int64
@@ -991,7 +992,7 @@ func TestV10_ExplainAccessNamesTheRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%v", tt.reason), func(t *testing.T) {
-			x := try(e.client.ExplainAccess(c.svc, &visibilityv1.ExplainAccessRequest{UserId: tt.user, Item: tt.ref})).must(t)
+			x := servicetest.Try(e.client.ExplainAccess(c.svc, &visibilityv1.ExplainAccessRequest{UserId: tt.user, Item: tt.ref})).Must(t)
 			d := c.with(t).check(tt.user, tt.ref.GetType(), tt.ref.GetId(), 0)
 			if x.GetReason() != tt.reason || x.GetAllowed() != d.GetAllowed() || x.GetReason() != d.GetReason() || x.GetVersion() != d.GetVersion() {
 				t.Fatalf("ExplainAccess = %v; CheckAccess = %v; want %v", x, d, tt.reason)
@@ -1015,7 +1016,7 @@ func TestV10_ExplainAccessNamesTheRule(t *testing.T) {
 	// A user principal may explain only its own access.
 	_, err := e.client.ExplainAccess(c.as(5), &visibilityv1.ExplainAccessRequest{UserId: 1, Item: ref(deal, 1)})
 	wantErr(t, err, codes.PermissionDenied, errSubjectNotCaller)
-	x := try(e.client.ExplainAccess(c.as(2), &visibilityv1.ExplainAccessRequest{Item: ref(deal, 1)})).must(t)
+	x := servicetest.Try(e.client.ExplainAccess(c.as(2), &visibilityv1.ExplainAccessRequest{Item: ref(deal, 1)})).Must(t)
 	if !x.GetAllowed() || x.GetReason() != rAncestor {
 		t.Fatalf("user 2 explains its own access: %v", x)
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // TestV4_GroupDefaultsFollowThePlan: on a plan that offers only OWNER and
@@ -17,8 +18,8 @@ func TestV4_GroupDefaultsFollowThePlan(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	c := newCo(t, e, 1, visibilityv1.Plan_PLAN_ESSENTIAL)
-	try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 1},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).must(t)
+	servicetest.Try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 1},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).Must(t)
 	g := c.getGroup(c.group("bought", 0, nil))
 	if dv := g.GetDefaultVisibility(); dv.GetDeal() != vtOwner || dv.GetPerson() != vtOwner {
 		t.Fatalf("essential group defaults = %v, want OWNER", dv)
@@ -39,8 +40,8 @@ func TestV4_DowngradeKeepsItemsVisibleTo(t *testing.T) {
 	g := c.group("team", 0, nil)
 	c.user(1, g, perms{change: true})
 	c.item(1, &visibilityv1.Item{Type: deal, Id: 1, VisibleTo: vtGroup})
-	try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{Plan: visibilityv1.Plan_PLAN_ESSENTIAL},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"plan"}}})).must(t)
+	servicetest.Try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{Plan: visibilityv1.Plan_PLAN_ESSENTIAL},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"plan"}}})).Must(t)
 	again := c.item(1, &visibilityv1.Item{Type: deal, Id: 1, VisibleTo: vtGroup})
 	if again.GetItem().GetVisibleTo() != vtGroup {
 		t.Fatalf("after downgrade: %v", again.GetItem())

@@ -72,8 +72,8 @@ func randomWorld(t *testing.T, e *env, rng *rand.Rand, id int64, tag string, bas
 	}
 	for i := range 2 + rng.IntN(3) {
 		p := base + 500_000 + int64(i)
-		try(c.c.UpsertPipeline(c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{
-			Id: p, Name: fmt.Sprintf("%s pipeline %d", tag, i)}})).must(t)
+		servicetest.Try(c.c.UpsertPipeline(c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{
+			Id: p, Name: fmt.Sprintf("%s pipeline %d", tag, i)}})).Must(t)
 		w.pipelines = append(w.pipelines, p)
 	}
 	roles := []perms{{}, {settings: true}, {app: true}, {deal: true}, {global: true}}
@@ -87,9 +87,9 @@ func randomWorld(t *testing.T, e *env, rng *rand.Rand, id int64, tag string, bas
 		// The callers stay active (the draw is still made, so that the rest
 		// of the world is the same for a seed).
 		active := rng.IntN(8) != 0 || i < len(roles)
-		try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u,
+		servicetest.Try(c.c.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: u,
 			Name: fmt.Sprintf("%s user %d", tag, i), Email: fmt.Sprintf("%s.%d@%s.test", tag, i, tag), Active: active,
-			Permissions: p.pb()}})).must(t)
+			Permissions: p.pb()}})).Must(t)
 		if g := pick(w.groups); g != c.def {
 			c.setGroup(u, g)
 		}
@@ -110,8 +110,8 @@ func randomWorld(t *testing.T, e *env, rng *rand.Rand, id int64, tag string, bas
 		}
 		c.item(admin, it)
 		if rng.IntN(2) == 0 {
-			try(c.c.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(it.Type, it.Id),
-				UserIds: []int64{pick(w.users)}})).must(t)
+			servicetest.Try(c.c.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(it.Type, it.Id),
+				UserIds: []int64{pick(w.users)}})).Must(t)
 		}
 		w.items = append(w.items, ref(it.Type, it.Id))
 	}
@@ -123,9 +123,9 @@ func (w *world) fingerprint(t testing.TB) string {
 	t.Helper()
 	c := w.c
 	var b strings.Builder
-	b.WriteString(render(try(c.c.ListUsers(c.svc, &visibilityv1.ListUsersRequest{PageSize: 1000})).must(t)))
-	b.WriteString(render(try(c.c.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).must(t)))
-	b.WriteString(render(try(c.c.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).must(t)))
+	b.WriteString(render(servicetest.Try(c.c.ListUsers(c.svc, &visibilityv1.ListUsersRequest{PageSize: 1000})).Must(t)))
+	b.WriteString(render(servicetest.Try(c.c.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).Must(t)))
+	b.WriteString(render(servicetest.Try(c.c.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).Must(t)))
 	for _, it := range w.items {
 		b.WriteString(render(c.getItem(it.GetType(), it.GetId())))
 	}
@@ -403,13 +403,13 @@ func TestV9_TenantSealingFuzz(t *testing.T) {
 			// Ids are per company: A may create objects with ids B uses,
 			// which neither fails (that would tell B uses them) nor touches B.
 			for _, id := range sample(b.users) {
-				r := try(a.c.c.UpsertUser(a.c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: id, Name: "alpha twin", Active: true}})).must(t)
+				r := servicetest.Try(a.c.c.UpsertUser(a.c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: id, Name: "alpha twin", Active: true}})).Must(t)
 				if !r.GetCreated() {
 					t.Errorf("UpsertUser in A with B's user id %d: not created", id)
 				}
 			}
 			for _, id := range sample(b.pipelines) {
-				if r := try(a.c.c.UpsertPipeline(a.c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "alpha twin"}})).must(t); !r.GetCreated() {
+				if r := servicetest.Try(a.c.c.UpsertPipeline(a.c.svc, &visibilityv1.UpsertPipelineRequest{Pipeline: &visibilityv1.Pipeline{Id: id, Name: "alpha twin"}})).Must(t); !r.GetCreated() {
 					t.Errorf("UpsertPipeline in A with B's pipeline id %d: not created", id)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	visibilityv1 "github.com/sightline/sightline/pkg/gen/sightline/visibility/v1"
+	"github.com/sightline/sightline/pkg/servicetest"
 )
 
 // TestSmoke: the service is healthy, offers reflection, refuses calls
@@ -19,15 +20,15 @@ func TestSmoke(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 
-	h := try(healthpb.NewHealthClient(e.Conn).Check(ctx, &healthpb.HealthCheckRequest{})).must(t)
+	h := servicetest.Try(healthpb.NewHealthClient(e.Conn).Check(ctx, &healthpb.HealthCheckRequest{})).Must(t)
 	if h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v", h.GetStatus())
 	}
-	stream := try(reflectionpb.NewServerReflectionClient(e.Conn).ServerReflectionInfo(ctx)).must(t)
+	stream := servicetest.Try(reflectionpb.NewServerReflectionClient(e.Conn).ServerReflectionInfo(ctx)).Must(t)
 	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
 		t.Fatal(err)
 	}
-	resp := try(stream.Recv()).must(t)
+	resp := servicetest.Try(stream.Recv()).Must(t)
 	found := false
 	for _, s := range resp.GetListServicesResponse().GetService() {
 		found = found || s.GetName() == visibilityv1.VisibilityService_ServiceDesc.ServiceName

@@ -35,17 +35,17 @@ func TestDecisionsCarryVersionAndHonourMinVersion(t *testing.T) {
 		}
 		last = v
 	}
-	g := try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{Group: &visibilityv1.Group{Name: "G"}})).must(t)
+	g := servicetest.Try(e.client.CreateGroup(c.svc, &visibilityv1.CreateGroupRequest{Group: &visibilityv1.Group{Name: "G"}})).Must(t)
 	next("CreateGroup", g.GetVersion())
-	u := try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 1, Active: true, Permissions: perms{change: true}.pb()}})).must(t)
+	u := servicetest.Try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: &visibilityv1.User{Id: 1, Active: true, Permissions: perms{change: true}.pb()}})).Must(t)
 	next("UpsertUser", u.GetVersion())
 	next("SetUserGroup", c.setGroup(1, g.GetGroup().GetId()).GetVersion())
 	next("UpsertItem", c.item(1, &visibilityv1.Item{Type: deal, Id: 1}).GetVersion())
-	next("AddItemFollowers", try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{1}})).must(t).GetVersion())
-	next("UpdateCompany", try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 3},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).must(t).GetVersion())
+	next("AddItemFollowers", servicetest.Try(e.client.AddItemFollowers(c.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{1}})).Must(t).GetVersion())
+	next("UpdateCompany", servicetest.Try(e.client.UpdateCompany(c.svc, &visibilityv1.UpdateCompanyRequest{Company: &visibilityv1.Company{ExtraGroups: 3},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"extra_groups"}}})).Must(t).GetVersion())
 	// Writes that change nothing keep the version.
-	if v := try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: u.GetUser()})).must(t).GetVersion(); v != last {
+	if v := servicetest.Try(e.client.UpsertUser(c.svc, &visibilityv1.UpsertUserRequest{User: u.GetUser()})).Must(t).GetVersion(); v != last {
 		t.Fatalf("no-op UpsertUser moved the version to %d", v)
 	}
 	if v := c.setGroup(1, g.GetGroup().GetId()).GetVersion(); v != last {
@@ -88,7 +88,7 @@ func TestDecisionsCarryVersionAndHonourMinVersion(t *testing.T) {
 	for _, d := range decisions {
 		t.Run(d.name, func(t *testing.T) {
 			for _, min := range []int64{0, 1, last} {
-				if v := try(d.call(min)).must(t); v != last {
+				if v := servicetest.Try(d.call(min)).Must(t); v != last {
 					t.Fatalf("min_version %d: decided at version %d, want %d", min, v, last)
 				}
 			}
@@ -101,10 +101,10 @@ func TestDecisionsCarryVersionAndHonourMinVersion(t *testing.T) {
 		})
 	}
 	// ListPipelines and ListGroups report the version too.
-	if v := try(e.client.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).must(t).GetVersion(); v != last {
+	if v := servicetest.Try(e.client.ListGroups(c.svc, &visibilityv1.ListGroupsRequest{})).Must(t).GetVersion(); v != last {
 		t.Fatalf("ListGroups version %d, want %d", v, last)
 	}
-	if v := try(e.client.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).must(t).GetVersion(); v != last {
+	if v := servicetest.Try(e.client.ListPipelines(c.svc, &visibilityv1.ListPipelinesRequest{})).Must(t).GetVersion(); v != last {
 		t.Fatalf("ListPipelines version %d, want %d", v, last)
 	}
 }
@@ -132,7 +132,7 @@ func TestTwoInstancesReadTheirWritesByVersion(t *testing.T) {
 
 	checkB := func(user int64, min int64) *visibilityv1.CheckAccessResponse {
 		t.Helper()
-		return try(bc.CheckAccess(svcB, &visibilityv1.CheckAccessRequest{UserId: user, Item: ref(deal, 1), MinVersion: min})).must(t)
+		return servicetest.Try(bc.CheckAccess(svcB, &visibilityv1.CheckAccessRequest{UserId: user, Item: ref(deal, 1), MinVersion: min})).Must(t)
 	}
 	checkB(1, 0) // B loads the company
 
@@ -153,11 +153,11 @@ func TestTwoInstancesReadTheirWritesByVersion(t *testing.T) {
 			return a.setGroup(1, x).GetVersion(), []expect{{2, true}, {3, false}}
 		}},
 		{"follow", func() (int64, []expect) {
-			return try(a.c.AddItemFollowers(a.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).must(t).GetVersion(),
+			return servicetest.Try(a.c.AddItemFollowers(a.svc, &visibilityv1.AddItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).Must(t).GetVersion(),
 				[]expect{{3, true}}
 		}},
 		{"unfollow", func() (int64, []expect) {
-			return try(a.c.RemoveItemFollowers(a.svc, &visibilityv1.RemoveItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).must(t).GetVersion(),
+			return servicetest.Try(a.c.RemoveItemFollowers(a.svc, &visibilityv1.RemoveItemFollowersRequest{Item: ref(deal, 1), UserIds: []int64{3}})).Must(t).GetVersion(),
 				[]expect{{3, false}}
 		}},
 		{"visible to owner only", func() (int64, []expect) {
@@ -170,8 +170,8 @@ func TestTwoInstancesReadTheirWritesByVersion(t *testing.T) {
 			return a.hide(y, 1).GetVersion(), []expect{{3, false}, {2, true}}
 		}},
 		{"show pipeline for Y and visible to group", func() (int64, []expect) {
-			try(a.c.UpdateGroupPipelines(a.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: y,
-				VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{1}}})).must(t)
+			servicetest.Try(a.c.UpdateGroupPipelines(a.svc, &visibilityv1.UpdateGroupPipelinesRequest{GroupId: y,
+				VisiblePipelineIds: &visibilityv1.PipelineIdChanges{Add: []int64{1}}})).Must(t)
 			return a.item(1, &visibilityv1.Item{Type: deal, Id: 1, VisibleTo: vtGroup, PipelineId: 1}).GetVersion(), []expect{{3, false}, {2, true}}
 		}},
 		{"move X under top", func() (int64, []expect) { return a.moveGroup(x, top), []expect{{4, true}} }},
@@ -193,7 +193,7 @@ func TestTwoInstancesReadTheirWritesByVersion(t *testing.T) {
 	// The other way round, with a token minted by A: write through B, read through A by version.
 	for i := range 10 {
 		g := []int64{y, x}[i%2]
-		v := try(bc.SetUserGroup(svcB, &visibilityv1.SetUserGroupRequest{UserId: 1, GroupId: g})).must(t).GetVersion()
+		v := servicetest.Try(bc.SetUserGroup(svcB, &visibilityv1.SetUserGroupRequest{UserId: 1, GroupId: g})).Must(t).GetVersion()
 		r := a.check(3, deal, 1, v)
 		if r.GetAllowed() != (g == y) {
 			t.Fatalf("write through B %d: A says %v at version %d, want allowed=%v", i, r, v, g == y)
@@ -278,8 +278,8 @@ func TestConcurrentWritersAndReadersAcrossInstances(t *testing.T) {
 	// Both replicas end at the same version with the same answers.
 	want := a.company().GetVersion()
 	for i, cl := range clients {
-		r := try(cl.BatchCheckAccess(ctxs[i], &visibilityv1.BatchCheckAccessRequest{UserId: 100, MinVersion: want,
-			Items: []*visibilityv1.ItemRef{ref(person, 1), ref(person, 2)}})).must(t)
+		r := servicetest.Try(cl.BatchCheckAccess(ctxs[i], &visibilityv1.BatchCheckAccessRequest{UserId: 100, MinVersion: want,
+			Items: []*visibilityv1.ItemRef{ref(person, 1), ref(person, 2)}})).Must(t)
 		if r.GetVersion() != want {
 			t.Fatalf("replica %d at version %d, want %d", i, r.GetVersion(), want)
 		}
