@@ -621,26 +621,38 @@ func (s *Store) DropAction(ctx context.Context, companyID, id int64) error {
 // queueProviderActions queues the two-way moves of a thread's messages
 // (M6) when the owner's two-way setting is on: kind ActionArchive moves the
 // INBOX locations to the archive, ActionTrash every location to the trash.
-// ActionUnarchive is queued once per message of each account holding it
-// (whatever its locations are now): the worker performs the actions in
-// order, so an archive still pending is done first, and then moves what
-// the message has in the archive back to INBOX. It runs in the caller's
-// transaction, before the thread changes.
+// It runs in the caller's transaction, before the thread changes.
 func queueProviderActions(ctx context.Context, tx pgx.Tx, companyID, ownerID, threadID int64, kind int16) error {
-	keepMessage := kind != ActionTrash
+	keepMessage := kind == ActionArchive
 	_, err := tx.Exec(ctx, `
 		INSERT INTO provider_actions (company_id, account_id, kind, folder, uid_validity, uid, message_id)
-		SELECT DISTINCT ON (l.account_id, l.message_id, CASE WHEN $4::smallint <> 3 THEN l.folder END,
-				CASE WHEN $4::smallint <> 3 THEN l.uid END)
-			l.company_id, l.account_id, $4::smallint, l.folder, l.uid_validity, l.uid, CASE WHEN $5::boolean THEN l.message_id END
+		SELECT l.company_id, l.account_id, $4::smallint, l.folder, l.uid_validity, l.uid, CASE WHEN $5::boolean THEN l.message_id END
 		FROM messages m
 		JOIN message_locations l ON l.company_id = m.company_id AND l.message_id = m.id
 		WHERE m.company_id = $1 AND m.owner_id = $2 AND m.thread_id = $3
 		  AND ($4::smallint <> 1 OR upper(l.folder) = 'INBOX')
 		  AND EXISTS (SELECT 1 FROM mail_settings s WHERE s.company_id = $1 AND s.user_id = $2 AND s.two_way_sync)
-		  AND ($4::smallint = 3 OR NOT EXISTS (SELECT 1 FROM provider_actions p WHERE p.company_id = l.company_id
-			AND p.account_id = l.account_id AND p.folder = l.folder AND p.uid = l.uid))`,
+		  AND NOT EXISTS (SELECT 1 FROM provider_actions p WHERE p.company_id = l.company_id
+			AND p.account_id = l.account_id AND p.folder = l.folder AND p.uid = l.uid)`,
 		companyID, ownerID, threadID, kind, keepMessage)
+	return err
+}
+
+// queueUnarchive queues ActionUnarchive once per message of the thread and
+// account holding it (at any of its locations now) when the owner's two-way
+// setting is on: the worker performs the actions in order, so an archive
+// still pending is done first, and then moves what the message has in the
+// archive back to INBOX. It runs in the caller's transaction.
+func queueUnarchive(ctx context.Context, tx pgx.Tx, companyID, ownerID, threadID int64) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO provider_actions (company_id, account_id, kind, folder, uid_validity, uid, message_id)
+		SELECT DISTINCT ON (l.account_id, l.message_id)
+			l.company_id, l.account_id, $4::smallint, l.folder, l.uid_validity, l.uid, l.message_id
+		FROM messages m
+		JOIN message_locations l ON l.company_id = m.company_id AND l.message_id = m.id
+		WHERE m.company_id = $1 AND m.owner_id = $2 AND m.thread_id = $3
+		  AND EXISTS (SELECT 1 FROM mail_settings s WHERE s.company_id = $1 AND s.user_id = $2 AND s.two_way_sync)`,
+		companyID, ownerID, threadID, ActionUnarchive)
 	return err
 }
 

@@ -262,7 +262,7 @@ func (s *Store) UpdateFlags(ctx context.Context, companyID, ownerID, id int64, f
 		}
 		if wasArchived && !*f.Archived {
 			// and moves what the archive took back to INBOX.
-			if err := queueProviderActions(ctx, tx, companyID, ownerID, id, ActionUnarchive); err != nil {
+			if err := queueUnarchive(ctx, tx, companyID, ownerID, id); err != nil {
 				return err
 			}
 		}
