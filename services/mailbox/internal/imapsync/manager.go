@@ -72,6 +72,14 @@ type Config struct {
 	Registry prometheus.Registerer
 }
 
+// silence is how long a session's IMAP connection may read nothing before
+// it is closed (mailconn.Options.Silence): a healthy one reads at least at
+// every IDLE restart (IdleTimeout) or poll (PollInterval), so twice the
+// longer of the two, plus a minute.
+func (c *Config) silence() time.Duration {
+	return 2*max(c.IdleTimeout, c.PollInterval) + time.Minute
+}
+
 func (c *Config) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -25,6 +26,21 @@ func TestLostConnectionIsNotARefusal(t *testing.T) {
 	} {
 		if got := isNetErr(tt.err); got != tt.net {
 			t.Errorf("%v: broken connection %v, want %v", tt.err, got, tt.net)
+		}
+	}
+}
+
+// S1 (IDLE where offered): the silence after which a session's connection
+// is closed outlasts the quietest healthy connection - one waiting in IDLE
+// until its restart, or between polls - with room for a slow answer, so
+// that the watchdog never cuts a healthy IDLE.
+func TestSilenceOutlastsIdleAndPolls(t *testing.T) {
+	for _, c := range []Config{{}, {IdleTimeout: time.Second, PollInterval: 100 * time.Millisecond},
+		{IdleTimeout: 29 * time.Minute, PollInterval: time.Minute}, {IdleTimeout: time.Minute, PollInterval: 10 * time.Minute}} {
+		c.defaults()
+		quiet := max(c.IdleTimeout, c.PollInterval)
+		if s := c.silence(); s < quiet+time.Minute {
+			t.Errorf("idle %v, poll %v: silence %v, want at least %v", c.IdleTimeout, c.PollInterval, s, quiet+time.Minute)
 		}
 	}
 }

@@ -116,9 +116,7 @@ func (s *session) dial(ctx context.Context, secret string) error {
 		mailconn.Endpoint{Host: a.IMAP.Host, Port: int(a.IMAP.Port), Security: mailconn.Security(a.IMAP.Security)},
 		mailconn.Credentials{Username: a.Username, Secret: secret, Kind: mailconn.AuthKind(a.AuthKind)},
 		mailconn.Options{TLSConfig: s.m.cfg.TLSConfig, DialTimeout: s.m.cfg.DialTimeout, UnilateralDataHandler: h,
-			AllowPlaintext: s.m.cfg.AllowPlaintext,
-			// A healthy connection reads at least every IDLE restart or poll.
-			Silence: 2*max(s.m.cfg.IdleTimeout, s.m.cfg.PollInterval) + time.Minute})
+			AllowPlaintext: s.m.cfg.AllowPlaintext, Silence: s.m.cfg.silence()})
 	if err != nil {
 		return err
 	}
